@@ -1,0 +1,1 @@
+"""FinSync aggregator: plan, fan out, resolve ids, map, average, export."""

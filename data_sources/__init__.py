@@ -1,0 +1,1 @@
+"""FinSync statement services: one Flask app factory for all three statements."""
