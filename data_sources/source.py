@@ -1,0 +1,74 @@
+"""What one statement service serves: spec, database, SQL guard, schema, page SQL."""
+
+from dataclasses import dataclass
+
+from data_sources.db import Database, inspect_table
+from data_sources.sql_guard import SqlGuard
+from data_sources.statements import StatementSpec, get_statement
+
+#: Key of the Source in ``app.extensions``.
+EXTENSION = "finsync_source"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Everything the views need about the statement this app serves."""
+
+    spec: StatementSpec
+    db: Database
+    guard: SqlGuard
+    schema: dict
+    types: dict
+    first_page_sql: str
+    next_page_sql: str
+    page_size: int
+    max_page_size: int
+
+    @classmethod
+    def from_settings(cls, settings: dict) -> "Source":
+        """Build the source from validated settings; raise ConfigError if unusable."""
+        spec = get_statement(settings["STATEMENT"])
+        path = settings["DB_PATH"]
+        columns = inspect_table(path, spec.table)
+        first_sql, next_sql = _keyset_sql(spec, [c.name for c in columns])
+        return cls(
+            spec=spec,
+            db=Database(
+                path,
+                spec.table,
+                settings["QUERY_TIME_LIMIT_MS"],
+                settings["POOL_SIZE"],
+            ),
+            guard=SqlGuard(
+                spec.table, settings["MAX_SQL_LENGTH"], settings["SQL_CACHE_SIZE"]
+            ),
+            schema=_schema_body(spec, columns),
+            types={c.name: c.type for c in columns},
+            first_page_sql=first_sql,
+            next_page_sql=next_sql,
+            page_size=settings["PAGE_SIZE"],
+            max_page_size=settings["MAX_PAGE_SIZE"],
+        )
+
+
+def _keyset_sql(spec: StatementSpec, names: list) -> tuple:
+    # Identifiers come from the registry and the schema file, never from a request.
+    select = ", ".join(f'"{name}"' for name in names)
+    key, period = f'"{spec.key_column}"', f'"{spec.period_column}"'
+    base = f'SELECT {select} FROM "{spec.table}"'
+    order = f"ORDER BY {key}, {period} LIMIT :limit"
+    after = f"WHERE ({key}, {period}) > (:key, :period)"
+    return f"{base} {order}", f"{base} {after} {order}"
+
+
+def _schema_body(spec: StatementSpec, columns: list) -> dict:
+    return {
+        "statement": spec.slug,
+        "label": spec.label,
+        "table": spec.table,
+        "key_column": spec.key_column,
+        "period_column": spec.period_column,
+        "period_format": spec.period_format,
+        "unit_scale": spec.unit_scale,
+        "columns": [{"name": c.name, "type": c.type} for c in columns],
+    }
