@@ -1,0 +1,177 @@
+"""Pure pandas: merge exact (sum, count) parts into means, modes and discrepancies.
+
+Nothing here mutates its inputs or loops over rows in Python: every step is a
+groupby, a concat or a vectorised comparison.
+"""
+
+import numpy as np
+import pandas as pd
+
+SUFFIXES = ("sum", "count", "min", "max")
+
+
+def group_keys(group_by: str) -> list:
+    """Return the output key columns for ``group_by``."""
+    return ["company_id"] + (["period_end"] if group_by == "company_period" else [])
+
+
+def rows_to_parts(rows: pd.DataFrame, fields, keys: list) -> pd.DataFrame:
+    """Return one part per row: each value is its own sum, min and max (count 0/1)."""
+    columns = {key: rows[key] for key in keys}
+    for name in fields:
+        if name not in rows.columns:
+            continue
+        values = rows[name].astype("float64")
+        columns[f"{name}__sum"] = values
+        columns[f"{name}__count"] = values.notna().astype("int64")
+        columns[f"{name}__min"] = values
+        columns[f"{name}__max"] = values
+    return pd.DataFrame(columns, index=rows.index).reset_index(drop=True)
+
+
+def rows_to_text_counts(rows: pd.DataFrame, fields, keys: list) -> pd.DataFrame:
+    """Return (keys, field, value, count) for the non-null text values of ``rows``."""
+    weights = pd.Series(1, index=rows.index, dtype="int64")
+    return _text_counts(rows.assign(_weight=weights), fields, keys)
+
+
+def partials_to_text_counts(parts: pd.DataFrame, fields, keys: list) -> pd.DataFrame:
+    """Return text value counts from per-key partials grouped by the text columns."""
+    return _text_counts(parts.assign(_weight=parts["rows"]), fields, keys)
+
+
+def _text_counts(frame: pd.DataFrame, fields, keys: list) -> pd.DataFrame:
+    present = [f for f in fields if f in frame.columns]
+    empty = pd.DataFrame(columns=[*keys, "field", "value", "count"])
+    if not present or frame.empty:
+        return empty
+    long = frame.melt(keys + ["_weight"], present, var_name="field", value_name="value")
+    long = long.dropna(subset=["value"] + keys)
+    grouped = long.groupby([*keys, "field", "value"], sort=True)["_weight"].sum()
+    return grouped.rename("count").reset_index()
+
+
+def combine(parts: list, text_counts: list, fields, settings, keys: list):
+    """Return one row per key: mean, count (and min/max for multi-source fields)."""
+    numeric = [f for f in fields if settings.canonical_fields[f].type == "numeric"]
+    stacked, texts = _stack(parts, keys), _stack(text_counts, keys)
+    index = _key_index(stacked, texts, keys)
+    sums = _reduce(stacked, keys, [f"{f}__sum" for f in numeric], "sum", index)
+    counts = _reduce(stacked, keys, [f"{f}__count" for f in numeric], "sum", index)
+    counts = counts.fillna(0).astype("int64")
+    lows = _reduce(stacked, keys, [f"{f}__min" for f in numeric], "min", index)
+    highs = _reduce(stacked, keys, [f"{f}__max" for f in numeric], "max", index)
+    modes = most_frequent(texts, keys)
+    columns = {}
+    for name in fields:
+        if name not in numeric:
+            columns[name] = _mode_column(modes, name, index)
+            columns[f"{name}_count"] = _text_count(texts, name, keys, index)
+            continue
+        count = counts[f"{name}__count"]
+        columns[name] = (sums[f"{name}__sum"] / count).where(count > 0)
+        columns[f"{name}_count"] = count
+        if len(settings.field_sources(name)) > 1:
+            columns[f"{name}_min"] = lows[f"{name}__min"]
+            columns[f"{name}_max"] = highs[f"{name}__max"]
+    return pd.DataFrame(columns, index=index).reset_index()
+
+
+def _stack(frames: list, keys: list) -> pd.DataFrame:
+    present = [f for f in frames if len(f)]
+    if not present:
+        return pd.DataFrame(columns=keys)
+    return pd.concat(present, ignore_index=True).dropna(subset=keys)
+
+
+def _key_index(stacked: pd.DataFrame, texts: pd.DataFrame, keys: list):
+    pairs = pd.concat([stacked[keys], texts[keys]], ignore_index=True)
+    pairs = pairs.drop_duplicates().astype("str").sort_values(keys)
+    if len(keys) == 1:
+        return pd.Index(pairs[keys[0]], name=keys[0])
+    return pd.MultiIndex.from_frame(pairs)
+
+
+def _reduce(stacked: pd.DataFrame, keys: list, columns: list, how: str, index):
+    """Return ``columns`` reduced per key in one groupby; absent columns are NaN."""
+    present = [c for c in columns if c in stacked.columns]
+    out = pd.DataFrame(np.nan, index=index, columns=columns, dtype="float64")
+    if not present or stacked.empty:
+        return out
+    values = stacked[keys].join(stacked[present].astype("float64"))
+    grouped = values.groupby(keys, sort=True)[present]
+    reduced = grouped.sum(min_count=1) if how == "sum" else getattr(grouped, how)()
+    out[present] = reduced.reindex(index)
+    return out
+
+
+def most_frequent(texts: pd.DataFrame, keys: list) -> pd.DataFrame:
+    """Return per key the most frequent value of each field; ties -> smallest value."""
+    if texts.empty:
+        return pd.DataFrame()
+    order = [True] * (len(keys) + 1) + [False, True]
+    ranked = texts.sort_values([*keys, "field", "count", "value"], ascending=order)
+    best = ranked.drop_duplicates([*keys, "field"])
+    return best.pivot(index=keys, columns="field", values="value")
+
+
+def _mode_column(modes: pd.DataFrame, name: str, index) -> pd.Series:
+    if name not in modes.columns:
+        return pd.Series(pd.NA, index=index, dtype="str")
+    return modes[name].reindex(index).astype("str")
+
+
+def _text_count(texts: pd.DataFrame, name: str, keys: list, index) -> pd.Series:
+    chosen = texts[texts["field"] == name] if len(texts) else texts
+    if chosen.empty:
+        return pd.Series(0, index=index, dtype="int64")
+    totals = chosen.groupby(keys)["count"].sum()
+    return totals.reindex(index).fillna(0).astype("int64")
+
+
+def find_discrepancies(observations: dict, fields, tolerance: float) -> list:
+    """Return per company-period values of ``fields`` that disagree between sources.
+
+    ``observations`` maps source -> rows with company_id, period_end and fields in
+    canonical units; values a, b disagree when |a - b| > tolerance * max(|a|, |b|).
+    """
+    found = []
+    for name in fields:
+        long = _long_values(observations, name)
+        if long.empty:
+            continue
+        wide = long.groupby(["company_id", "period_end", "source"])["value"].mean()
+        wide = wide.unstack("source")
+        spread = wide.max(axis=1) - wide.min(axis=1)
+        scale = wide.abs().max(axis=1)
+        hits = wide[(wide.notna().sum(axis=1) > 1) & (spread > tolerance * scale)]
+        found += _discrepancy_records(hits, name)
+    return sorted(found, key=lambda d: (d["company_id"], d["period_end"], d["field"]))
+
+
+def _long_values(observations: dict, name: str) -> pd.DataFrame:
+    frames = [
+        frame[["company_id", "period_end", name]]
+        .rename(columns={name: "value"})
+        .assign(source=source)
+        for source, frame in observations.items()
+        if name in frame.columns and len(frame)
+    ]
+    if len(frames) < 2:
+        return pd.DataFrame()
+    long = pd.concat(frames, ignore_index=True)
+    return long.dropna(subset=["company_id", "period_end", "value"])
+
+
+def _discrepancy_records(hits: pd.DataFrame, name: str) -> list:
+    records = hits.reset_index().to_dict("records")
+    sources = list(hits.columns)
+    return [
+        {
+            "company_id": r["company_id"],
+            "period_end": r["period_end"],
+            "field": name,
+            "values": {s: float(r[s]) for s in sources if pd.notna(r[s])},
+        }
+        for r in records
+    ]

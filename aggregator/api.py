@@ -1,0 +1,180 @@
+"""Blueprint "api": thin views over the pipeline, the runs folder and the registry."""
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from flask import Blueprint, current_app, jsonify, request, send_file, url_for
+
+from aggregator import runs
+from aggregator.errors import PayloadTooLargeError
+from aggregator.export import write_outputs
+from aggregator.pipeline import explain_plan, run_aggregation
+from aggregator.query import GROUP_BYS, OPERATORS, TEXT_OPERATORS, parse_query
+from data_sources.errors import BadRequestError
+
+log = logging.getLogger(__name__)
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+MAX_SEARCH_TEXT = 100
+MAX_COMPANY_RESULTS = 50
+MAX_RUNS_LISTED = 500
+DOWNLOAD_KINDS = ("csv", "parquet", "json", "rejected", "manifest")
+EXTENSION = "finsync_aggregator"
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the views share, built once at start-up."""
+
+    settings: object
+    registry: object
+    fetcher: object
+
+
+def _services() -> Services:
+    return current_app.extensions[EXTENSION]
+
+
+@bp.post("/aggregate")
+def aggregate():
+    """Run one aggregation (or explain it) and return rows, report and downloads."""
+    shared = _services()
+    query = parse_query(_json_body(), shared.settings)
+    if query.explain:
+        plan = explain_plan(query, shared.settings, shared.registry, shared.fetcher)
+        return jsonify({"plan": plan.to_dict()})
+    start, now = time.perf_counter(), datetime.now(timezone.utc)
+    result = run_aggregation(
+        query, shared.settings, shared.registry, shared.fetcher, now
+    )
+    paths = write_outputs(result, shared.settings.output_dir, now, query.formats)
+    log_run(result, (time.perf_counter() - start) * 1000)
+    body = result.to_dict()
+    body["downloads"] = downloads(result.run_id, paths)
+    return jsonify(body)
+
+
+@bp.get("/runs")
+def list_runs():
+    """List past runs from their manifests, newest first."""
+    limit = int_arg("limit", 100, 1, MAX_RUNS_LISTED)
+    return jsonify({"runs": runs.list_runs(_services().settings.output_dir, limit)})
+
+
+@bp.get("/runs/<run_id>")
+def get_run(run_id: str):
+    """Return one run's manifest with its download URLs."""
+    manifest = runs.read_run(_services().settings.output_dir, run_id)
+    manifest["downloads"] = downloads(
+        run_id, [*(manifest.get("files") or {}), "manifest"]
+    )
+    return jsonify(manifest)
+
+
+@bp.get("/runs/<run_id>/download")
+def download(run_id: str):
+    """Send one output file of a run; the path never leaves the output folder."""
+    fmt = request.args.get("format", "csv")
+    found = runs.resolve_download(_services().settings.output_dir, run_id, fmt)
+    return send_file(
+        found.path,
+        mimetype=found.mimetype,
+        as_attachment=True,
+        download_name=found.name,
+    )
+
+
+@bp.get("/sources")
+def sources():
+    """Report each source's health, latency, rows and data version."""
+    return jsonify({"sources": _services().fetcher.health_all()})
+
+
+@bp.get("/companies")
+def companies():
+    """Search the registry by id, ticker or name (for autocomplete)."""
+    text = request.args.get("q", "")
+    if len(text) > MAX_SEARCH_TEXT:
+        raise BadRequestError(
+            f"q: at most {MAX_SEARCH_TEXT} characters", details={"field": "q"}
+        )
+    limit = int_arg("limit", 10, 1, MAX_COMPANY_RESULTS)
+    return jsonify({"companies": _services().registry.search(text, limit)})
+
+
+@bp.get("/schema")
+def schema():
+    """Describe the canonical fields, group-by options and filter operators."""
+    settings = _services().settings
+    fields = [
+        {
+            "name": spec.name,
+            "type": spec.type,
+            "statements": list(spec.sources),
+            "description": spec.description,
+        }
+        for spec in settings.canonical_fields.values()
+    ]
+    return jsonify(
+        {
+            "fields": fields,
+            "group_by": list(GROUP_BYS),
+            "operators": list(OPERATORS),
+            "text_operators": list(TEXT_OPERATORS),
+            "sources": list(settings.sources),
+        }
+    )
+
+
+def _json_body() -> dict:
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit and (request.content_length or 0) > limit:
+        raise PayloadTooLargeError(f"body: at most {limit} bytes")
+    if not request.is_json:
+        raise BadRequestError(
+            "body: send JSON with Content-Type: application/json",
+            details={"field": "body"},
+        )
+    payload = request.get_json(silent=True)
+    if payload is None:
+        raise BadRequestError("body: not valid JSON", details={"field": "body"})
+    return payload
+
+
+def int_arg(name: str, default: int, low: int, high: int) -> int:
+    """Return query-string integer ``name`` in [low, high], or raise 400."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise BadRequestError(
+            f"{name}: must be an integer from {low} to {high}", details={"field": name}
+        )
+    return int(raw)
+
+
+def downloads(run_id: str, kinds) -> dict:
+    """Return kind -> download URL for each output file the run has."""
+    return {
+        kind: url_for("api.download", run_id=run_id, format=kind)
+        for kind in DOWNLOAD_KINDS
+        if kind in kinds
+    }
+
+
+def log_run(result, elapsed_ms: float) -> None:
+    """Log the one summary line each aggregation run gets."""
+    statuses = [s.get("status") for s in result.sources.values()]
+    log.info(
+        "run %s rows=%d sources_ok=%d sources_failed=%d corrections=%d "
+        "rejections=%d elapsed_ms=%.1f",
+        result.run_id,
+        result.row_count,
+        statuses.count("ok"),
+        len(statuses) - statuses.count("ok"),
+        len(result.corrections),
+        len(result.rejections),
+        elapsed_ms,
+    )

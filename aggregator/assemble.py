@@ -1,0 +1,211 @@
+"""Turn fetched source frames into filtered, id-corrected, scaled parts. Pure pandas.
+
+Per source: map to canonical names, resolve raw keys, apply the filters left to
+the aggregator (own filters in source units, then the period and company scope),
+set rejected rows aside, then keep rows whose (company, period) passed the
+filters held by other sources, and finally apply unit scales.
+"""
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from aggregator import row_filter
+from aggregator.aggregate import (
+    partials_to_text_counts,
+    rows_to_parts,
+    rows_to_text_counts,
+)
+from aggregator.periods import in_range
+from aggregator.schema_map import apply_scale, map_partials, map_rows
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The requested companies (empty: all) and period range, applied to rows."""
+
+    companies: tuple = ()
+    start: str | None = None
+    end: str | None = None
+
+    def company_mask(self, frame: pd.DataFrame) -> np.ndarray:
+        """Return rows of the requested companies (all rows when none requested)."""
+        if not self.companies:
+            return np.ones(len(frame), dtype=bool)
+        return frame["company_id"].isin(list(self.companies)).to_numpy()
+
+    def period_mask(self, frame: pd.DataFrame) -> np.ndarray:
+        """Return rows whose ISO period end is in range (all rows when no range)."""
+        if not (self.start or self.end):
+            return np.ones(len(frame), dtype=bool)
+        return in_range(frame["period_end"], self.start, self.end).to_numpy()
+
+
+@dataclass(frozen=True)
+class SourceData:
+    """One source's data after mapping and filtering, before aggregation."""
+
+    name: str
+    mode: str
+    accepted: pd.DataFrame
+    rejected: pd.DataFrame
+    supplies: dict = field(default_factory=dict)
+    observations: pd.DataFrame | None = None
+    mismatches: tuple = ()
+    resolutions: dict = field(default_factory=dict)
+    warnings: tuple = ()
+
+
+def normalise_source(source_plan, source, frames: dict, resolver, scope) -> SourceData:
+    """Map, resolve and filter one source's frames (``frames`` keyed by kind)."""
+    if source_plan.mode == "partial":
+        return _normalise_partial(source_plan, source, frames, resolver, scope)
+    return _normalise_rows(source_plan, source, frames, resolver, scope)
+
+
+def _resolve(frame: pd.DataFrame, resolver) -> tuple:
+    keys = list(dict.fromkeys(frame["raw_key"].dropna()))
+    resolutions = resolver(keys) if keys else {}
+    ids = {raw: res.company_id for raw, res in resolutions.items()}
+    company = frame["raw_key"].map(ids).astype("str")
+    return frame.assign(company_id=company.where(company.notna())), resolutions
+
+
+def _normalise_rows(source_plan, source, frames, resolver, scope) -> SourceData:
+    mapped = map_rows(frames[source_plan.mode], source)
+    rows, resolutions = _resolve(mapped.frame, resolver)
+    masks = row_filter.own_masks(rows, source_plan.residual, source.unit_scale)
+    own = row_filter.all_of(masks.values(), len(rows))
+    period_ok = scope.period_mask(rows)
+    known = rows["company_id"].notna().to_numpy()
+    in_scope = known & period_ok & scope.company_mask(rows)
+    everything = np.ones(len(rows), dtype=bool)
+    supplies = {
+        flt: rows[in_scope & masks.get(flt, everything)]
+        for flt in (*source_plan.pushed, *source_plan.residual)
+    }
+    return SourceData(
+        name=source.name,
+        mode=source_plan.mode,
+        accepted=rows[in_scope & own],
+        rejected=rows[~known & period_ok & own],
+        supplies=supplies,
+        mismatches=mapped.mismatches(source.name, in_scope | (~known & period_ok)),
+        resolutions=resolutions,
+    )
+
+
+def _normalise_partial(source_plan, source, frames, resolver, scope) -> SourceData:
+    parts, resolutions = _resolve(map_partials(frames["partial"], source), resolver)
+    keep = parts["company_id"].notna().to_numpy() & scope.company_mask(parts)
+    rejected, mismatches = _partial_rejected(frames.get("rejected"), source)
+    observations = None
+    if frames.get("discrepancy") is not None:
+        obs, _ = _resolve(map_rows(frames["discrepancy"], source).frame, resolver)
+        obs_keep = obs["company_id"].notna().to_numpy()
+        observations = obs[obs_keep & scope.company_mask(obs)]
+    return SourceData(
+        name=source.name,
+        mode="partial",
+        accepted=parts[keep],
+        rejected=rejected,
+        observations=observations,
+        mismatches=mismatches,
+        resolutions=resolutions,
+        warnings=_drift_warning(parts, rejected, source.name),
+    )
+
+
+def _partial_rejected(frame, source) -> tuple:
+    if frame is None:
+        empty = pd.DataFrame(columns=["raw_key", "period_end", "company_id"])
+        return empty, ()
+    mapped = map_rows(frame, source)
+    return mapped.frame.assign(company_id=pd.NA), mapped.mismatches(source.name)
+
+
+def _drift_warning(parts: pd.DataFrame, rejected: pd.DataFrame, name: str) -> tuple:
+    listed = parts["raw_key"].isin(rejected["raw_key"])
+    unlisted = parts[parts["company_id"].isna() & ~listed]
+    if unlisted.empty:
+        return ()
+    rows = int(unlisted["rows"].sum())
+    return (
+        f"{name}: {rows} rows of keys that appeared after key discovery were "
+        "rejected but could not be listed",
+    )
+
+
+def apply_via_keys(data: SourceData, source_plan, keys: dict) -> SourceData:
+    """Keep rows whose (company, period) passed every filter held elsewhere."""
+    if not source_plan.via_keys or data.mode == "partial":
+        return data
+    mask = row_filter.all_of(
+        (row_filter.in_keys(data.accepted, keys[f]) for f in source_plan.via_keys),
+        len(data.accepted),
+    )
+    return replace(data, accepted=data.accepted[mask])
+
+
+def surviving_keys(datas: dict, filters) -> dict:
+    """Return filter -> the (company, period) pairs some holder row satisfied."""
+    return {
+        flt: row_filter.passing_keys(
+            [d.supplies[flt] for d in datas.values() if flt in d.supplies]
+        )
+        for flt in filters
+    }
+
+
+def scaled(data: SourceData, source) -> SourceData:
+    """Return ``data`` with the source's unit scale applied to every frame."""
+    obs = data.observations
+    return replace(
+        data,
+        accepted=apply_scale(data.accepted, source),
+        rejected=apply_scale(data.rejected, source),
+        observations=None if obs is None else apply_scale(obs, source),
+        supplies={},
+    )
+
+
+def parts_and_texts(plan, settings, datas: dict, keys: list) -> tuple:
+    """Return the (sum, count, min, max) parts and text counts of every source."""
+    parts, texts = [], []
+    for name, data in datas.items():
+        fields = plan.sources[name].fields
+        numeric = [f for f in fields if settings.canonical_fields[f].type == "numeric"]
+        text = [f for f in fields if f not in numeric]
+        if not fields:
+            continue
+        if data.mode == "partial":
+            parts.append(data.accepted)
+            texts.append(partials_to_text_counts(data.accepted, text, keys))
+        else:
+            parts.append(rows_to_parts(data.accepted, numeric, keys))
+            texts.append(rows_to_text_counts(data.accepted, text, keys))
+    return parts, texts
+
+
+def overlap_fields(query, settings) -> list:
+    """Return the requested numeric fields that more than one source holds."""
+    return [
+        f
+        for f in query.fields
+        if settings.canonical_fields[f].type == "numeric"
+        and len(settings.field_sources(f)) > 1
+    ]
+
+
+def observations(datas: dict, fields: list) -> dict:
+    """Return source -> per-period rows of ``fields`` for the discrepancy check."""
+    out = {}
+    for name, data in datas.items():
+        frame = data.observations if data.mode == "partial" else data.accepted
+        if frame is None:
+            continue
+        present = [f for f in fields if f in frame.columns]
+        if present:
+            out[name] = frame[["company_id", "period_end", *present]]
+    return out

@@ -1,0 +1,144 @@
+"""Write a run's outputs atomically under unique names, with a manifest of hashes."""
+
+import hashlib
+import io
+import json
+import logging
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from aggregator.result import frame_records, json_safe
+
+log = logging.getLogger(__name__)
+
+PREFIX = "aggregated_results_"
+#: Output kind -> file name suffix after ``aggregated_results_<stamp>_<run_id>``.
+SUFFIXES = {
+    "csv": ".csv",
+    "rejected": "_rejected.csv",
+    "parquet": ".parquet",
+    "json": ".json",
+    "manifest": "_manifest.json",
+}
+OPTIONAL = ("parquet", "json")
+ALWAYS = ("csv", "rejected")
+
+
+def output_stem(now: datetime, run_id: str) -> str:
+    """Return ``aggregated_results_YYYYMMDD_HHMMSS_<run_id>`` for a UTC ``now``."""
+    return f"{PREFIX}{_utc(now):%Y%m%d_%H%M%S}_{run_id}"
+
+
+def write_outputs(result, out_dir, now: datetime, formats=("csv",)) -> dict:
+    """Write CSV, rejected CSV, requested extras, then the manifest; return paths."""
+    kinds = _kinds(formats)
+    root = Path(out_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    stem = output_stem(now, result.run_id)
+    paths = {kind: root / f"{stem}{SUFFIXES[kind]}" for kind in (*kinds, "manifest")}
+    _reserve(paths.values())
+    try:
+        files = {kind: _write(paths[kind], _render(kind, result)) for kind in kinds}
+        manifest = _manifest(result, files)
+        _write(paths["manifest"], _json_bytes(manifest))
+    except BaseException:
+        _release(paths.values())
+        raise
+    log.info(
+        "run %s: wrote %s", result.run_id, ", ".join(p.name for p in paths.values())
+    )
+    return paths
+
+
+def _utc(now: datetime) -> datetime:
+    if now.tzinfo is None:
+        return now.replace(tzinfo=timezone.utc)
+    return now.astimezone(timezone.utc)
+
+
+def _kinds(formats) -> tuple:
+    unknown = set(formats) - {"csv", *OPTIONAL}
+    if unknown:
+        raise ValueError(f"unknown output formats: {sorted(unknown)}")
+    return ALWAYS + tuple(kind for kind in OPTIONAL if kind in formats)
+
+
+def _reserve(paths) -> None:
+    """Claim every name with O_EXCL so no run ever overwrites another's file."""
+    claimed = []
+    try:
+        for path in paths:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            claimed.append(path)
+    except FileExistsError:
+        _release(claimed)
+        raise
+
+
+def _release(paths) -> None:
+    for path in paths:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
+def _write(path: Path, data: bytes) -> dict:
+    """Write ``data`` to a temp file beside ``path``, fsync, then rename over it."""
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        _release([Path(tmp)])
+        raise
+    return {"name": path.name, "bytes": len(data), "sha256": sha256_hex(data)}
+
+
+def sha256_hex(data: bytes) -> str:
+    """Return the hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path) -> str:
+    """Return the hex SHA-256 of the file at ``path``."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 16), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _render(kind: str, result) -> bytes:
+    if kind == "csv":
+        return result.rows.to_csv(index=False).encode("utf-8")
+    if kind == "rejected":
+        return result.rejected.to_csv(index=False).encode("utf-8")
+    if kind == "parquet":
+        buffer = io.BytesIO()
+        result.rows.to_parquet(buffer, index=False)
+        return buffer.getvalue()
+    body = {"run_id": result.run_id, "created_at": result.created_at}
+    body.update(columns=list(result.rows.columns), rows=frame_records(result.rows))
+    return _json_bytes(body)
+
+
+def _manifest(result, files: dict) -> dict:
+    manifest = result.to_dict()
+    manifest.pop("rows", None)
+    manifest["files"] = files
+    manifest["row_counts"] = {
+        "rows": int(len(result.rows)),
+        "rejected": int(len(result.rejected)),
+    }
+    return manifest
+
+
+def _json_bytes(body: dict) -> bytes:
+    text = json.dumps(json_safe(body), indent=2, allow_nan=False, default=str)
+    return (text + "\n").encode("utf-8")

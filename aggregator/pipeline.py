@@ -1,0 +1,145 @@
+"""One aggregation run: resolve ids -> plan -> fetch -> map -> aggregate -> result."""
+
+from dataclasses import replace
+
+from aggregator import aggregate, assemble, run_report
+from aggregator.errors import (
+    SourcesUnavailableError,
+    UnknownCompanyError,
+    UpstreamError,
+)
+from aggregator.fetch_session import FetchSession
+from aggregator.planner import participants, plan_key_queries, plan_queries
+from aggregator.result import RunResult, iso_utc, new_run_id
+from aggregator.schema_map import ResultShapeError
+
+
+def run_aggregation(query, settings, registry, fetcher, now) -> RunResult:
+    """Run ``query`` against every source it needs and return the full result."""
+    companies, query_fixes = resolve_requested(query, registry)
+    session = FetchSession(fetcher)
+    plan = _plan(query, settings, registry, session, companies)
+    frames = session.run_plan(plan)
+    asked = list(plan.sources)
+    scope = assemble.Scope(companies, query.period_start, query.period_end)
+    datas = _normalise(plan, settings, registry, frames, session, scope)
+    _check_answers(query, session, asked)
+    rows, discrepancies = _aggregate(plan, settings, datas)
+    report = run_report.build(plan, settings, registry, datas, companies, rows)
+    return RunResult(
+        run_id=new_run_id(),
+        created_at=iso_utc(now),
+        query=query,
+        plan=plan,
+        rows=rows,
+        rejected=run_report.rejected_frame(datas, query.fields),
+        sources=session.status(asked, run_report.source_rows(frames, plan)),
+        corrections=tuple(query_fixes) + report.corrections,
+        rejections=report.rejections,
+        type_mismatches=report.mismatches,
+        discrepancies=tuple(discrepancies),
+        warnings=run_report.failure_warnings(session, plan) + report.warnings,
+        complete=not session.failures,
+    )
+
+
+def explain_plan(query, settings, registry, fetcher):
+    """Return the plan for ``query`` (after key discovery) without running it."""
+    companies, _ = resolve_requested(query, registry)
+    session = FetchSession(fetcher)
+    plan = _plan(query, settings, registry, session, companies)
+    notes = tuple(
+        f"{name} {f['status']}: {f['reason']}" for name, f in session.failures.items()
+    )
+    return replace(plan, notes=plan.notes + notes)
+
+
+def resolve_requested(query, registry) -> tuple:
+    """Return (requested ids, corrections); unknown ids -> 400 with suggestions."""
+    ids, fixes, unknown = [], [], []
+    for index, raw in enumerate(query.companies):
+        found = registry.resolve(raw)
+        if found.method == "exact" or (found.company_id and query.auto_correct):
+            ids.append(found.company_id)
+            if found.method != "exact":
+                fixes.append(run_report.correction(raw, found, "query", None))
+            continue
+        hint = [found.company_id] if found.company_id else list(found.candidates)
+        unknown.append(
+            {"field": f"companies[{index}]", "company": raw, "suggestions": hint}
+        )
+    if unknown:
+        first = unknown[0]
+        message = f"unknown company {first['company']!r}"
+        raise UnknownCompanyError(message, details={**first, "unknown": unknown})
+    return tuple(dict.fromkeys(ids)), fixes
+
+
+def _plan(query, settings, registry, session, companies):
+    needed = participants(query, settings)
+    session.check_schemas(settings, needed)
+    discovery = plan_key_queries(query, settings)
+    keys = session.run_round({n: q for n, q in discovery.items() if n in needed})
+    key_filter, rejected = _key_lists(keys, registry, companies)
+    plan = plan_queries(query, settings, key_filter, rejected)
+    return replace(plan, discovery=discovery)
+
+
+def _key_lists(keys: dict, registry, companies) -> tuple:
+    key_filter, rejected = ({} if companies else None), {}
+    for name, frame in keys.items():
+        raws = list(dict.fromkeys(frame.iloc[:, 0].dropna().astype("str")))
+        resolved = registry.resolve_many(raws)
+        rejected[name] = [r for r in raws if resolved[r].company_id is None]
+        if companies:
+            wanted = set(companies)
+            key_filter[name] = [r for r in raws if resolved[r].company_id in wanted]
+    return key_filter, rejected
+
+
+def _check_answers(query, session, asked: list) -> None:
+    failed = {n: session.failures[n] for n in asked if n in session.failures}
+    if failed and query.require_all_sources:
+        details = {"sources": failed}
+        raise SourcesUnavailableError(
+            "required sources did not answer", details=details
+        )
+    if asked and len(failed) == len(asked):
+        details = {"sources": failed}
+        if all(f["status"] == "unavailable" for f in failed.values()):
+            raise SourcesUnavailableError("no data source answered", details=details)
+        raise UpstreamError("no data source answered", details=details)
+
+
+def _normalise(plan, settings, registry, frames, session, scope) -> dict:
+    datas = {}
+    for name, kinds in frames.items():
+        source = settings.sources[name]
+        try:
+            datas[name] = assemble.normalise_source(
+                plan.sources[name], source, kinds, registry.resolve_many, scope
+            )
+        except ResultShapeError as exc:
+            session.fail(name, "error", str(exc))
+    keys = assemble.surviving_keys(datas, plan.query.filters)
+    return {
+        name: assemble.scaled(
+            assemble.apply_via_keys(data, plan.sources[name], keys),
+            settings.sources[name],
+        )
+        for name, data in datas.items()
+    }
+
+
+def _aggregate(plan, settings, datas: dict) -> tuple:
+    query = plan.query
+    keys = aggregate.group_keys(query.group_by)
+    parts, texts = assemble.parts_and_texts(plan, settings, datas, keys)
+    rows = aggregate.combine(parts, texts, query.fields, settings, keys)
+    discrepancies = []
+    if query.check_discrepancies:
+        fields = assemble.overlap_fields(query, settings)
+        observations = assemble.observations(datas, fields)
+        tolerance = settings.discrepancy_tolerance
+        discrepancies = aggregate.find_discrepancies(observations, fields, tolerance)
+    return rows, discrepancies

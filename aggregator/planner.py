@@ -1,0 +1,279 @@
+"""Plan per-source SQL for a canonical query: projection, predicates, partial sums.
+
+Filters select (company, period) observations; this paragraph goes into every plan.
+A filter on field F is evaluated on each row of every source that holds F, against
+that row's own value; a missing value fails, as in SQL. It runs in the source's SQL
+when the declared type allows (numeric thresholds divided by the source's
+unit_scale), else at the aggregator after normalisation. Rows of a source that does
+not hold F are kept only for the (company, period) pairs where some holder row
+satisfied F's filter (judged alone, whatever the row's other filters say). Several
+filters must all hold. Rows whose key is rejected have no company,
+so only their own source's filters apply to them.
+"""
+
+from dataclasses import dataclass, field, replace
+
+from aggregator import sqlgen
+from aggregator.plan_text import aggregator_steps, describe_plan
+
+FILTER_SEMANTICS = " ".join(__doc__.split("\n\n")[1].split())
+# An IN list longer than this would push the GET URL past common request-line limits
+# (gunicorn: 4094 bytes), so the company filter then runs at the aggregator instead.
+MAX_PUSHED_KEY_CHARS = 1200
+KINDS = ("partial", "rows", "discrepancy", "rejected", "keys", "raw")
+
+
+@dataclass(frozen=True)
+class SourceQuery:
+    """One SQL query for one source, with its named parameter values."""
+
+    source: str
+    sql: str
+    params: dict
+    kind: str
+
+
+@dataclass(frozen=True)
+class SourcePlan:
+    """What one source is asked for, and what the aggregator still does with it."""
+
+    source: str
+    mode: str
+    fields: tuple
+    columns: dict
+    pushed: tuple = ()
+    residual: tuple = ()
+    via_keys: tuple = ()
+    groups: tuple = ()
+    extremes: tuple = ()
+    period_in_sql: bool = False
+    companies_in_sql: bool = False
+    queries: tuple = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every source's queries plus the steps left to the aggregator."""
+
+    query: object
+    sources: dict
+    queries: dict
+    notes: tuple = ()
+    at_aggregator: tuple = ()
+    discovery: dict = field(default_factory=dict)
+
+    def rounds(self) -> list:
+        """Return the queries as fetch rounds holding at most one query per source."""
+        rounds = []
+        for query in self.queries.values():
+            target = next((r for r in rounds if query.source not in r), None)
+            if target is None:
+                target = {}
+                rounds.append(target)
+            target[query.source] = query
+        return rounds
+
+    def to_dict(self) -> dict:
+        """Return the plan as JSON: SQL and params per source, where filters ran."""
+        return describe_plan(self, FILTER_SEMANTICS)
+
+
+def plan_queries(query, settings, key_filter=None, rejected_keys=None) -> Plan:
+    """Return the plan for ``query``; ``key_filter`` maps source -> allowed raw keys."""
+    if query.sql:
+        return _raw_plan(query, settings)
+    contributors = _contributors(query, settings)
+    needs_keys = _filters_needing_keys(query, settings, contributors)
+    sources, queries, notes = {}, {}, []
+    for name in _participants(query, settings, contributors):
+        source = settings.sources[name]
+        plan = _source_plan(query, settings, source, contributors, needs_keys)
+        keys = _keys_for(plan, (key_filter or {}).get(name), rejected_keys, notes)
+        built = _build_queries(query, source, plan, keys, rejected_keys or {})
+        queries.update(built)
+        in_sql = keys is not None
+        sources[name] = replace(plan, queries=tuple(built), companies_in_sql=in_sql)
+    steps = aggregator_steps(query, settings, sources)
+    return Plan(query, sources, queries, tuple(notes), steps)
+
+
+def plan_key_queries(query, settings) -> dict:
+    """Return the SELECT DISTINCT key queries the pipeline runs before planning."""
+    if query.sql or not query.pushdown:
+        return {}
+    contributors = _contributors(query, settings)
+    needs_keys = _filters_needing_keys(query, settings, contributors)
+    out = {}
+    for name in _participants(query, settings, contributors):
+        source = settings.sources[name]
+        plan = _source_plan(query, settings, source, contributors, needs_keys)
+        if query.companies or plan.mode == "partial":
+            sql = sqlgen.select_distinct_keys(source)
+            out[name] = SourceQuery(name, sql, {}, "keys")
+    return out
+
+
+def participants(query, settings) -> list:
+    """Return the sources ``query`` needs: holders of its fields or its filters."""
+    if query.sql:
+        return [name for name in settings.sources if name in query.sql]
+    return _participants(query, settings, _contributors(query, settings))
+
+
+def _contributors(query, settings) -> dict:
+    out = {}
+    for name in settings.sources:
+        held = [f for f in query.fields if name in settings.field_sources(f)]
+        if held:
+            out[name] = tuple(held)
+    return out
+
+
+def _participants(query, settings, contributors: dict) -> list:
+    holders = {s for f in query.filters for s in settings.field_sources(f.field)}
+    return [s for s in settings.sources if s in contributors or s in holders]
+
+
+def _filters_needing_keys(query, settings, contributors: dict) -> set:
+    """Return the filters whose surviving (company, period) keys others need."""
+    return {
+        flt
+        for flt in query.filters
+        if set(contributors) - set(settings.field_sources(flt.field))
+    }
+
+
+def _pushable(query, source, column: str) -> bool:
+    kind = source.column_types[column]
+    return query.pushdown and (kind == "text" or source.is_sql_numeric(column))
+
+
+def _source_plan(query, settings, source, contributors, needs_keys) -> SourcePlan:
+    fields = contributors.get(source.name, ())
+    columns = source.field_columns
+    own = [f for f in query.filters if source.name in settings.field_sources(f.field)]
+    # A source whose rows prove some filter's (company, period) keys for others needs
+    # each filter judged alone; AND-ed in SQL, one failing filter would hide the rest.
+    alone = len(own) > 1 and needs_keys.intersection(own)
+    pushed = tuple(
+        f for f in own if not alone and _pushable(query, source, columns[f.field])
+    )
+    residual = tuple(f for f in own if f not in pushed)
+    via_keys = () if not fields else tuple(f for f in query.filters if f not in own)
+    numeric = [f for f in fields if source.column_types[columns[f]] == "numeric"]
+    partial = (
+        query.pushdown
+        and query.group_by == "company"
+        and fields
+        and not (residual or via_keys or needs_keys.intersection(own))
+        and not (source.text_amounts and numeric)
+    )
+    return SourcePlan(
+        source=source.name,
+        mode="partial" if partial else "rows",
+        fields=fields,
+        columns={f: columns[f] for f in (*fields, *(x.field for x in residual))},
+        pushed=pushed,
+        residual=residual,
+        via_keys=via_keys,
+        groups=tuple(f for f in fields if f not in numeric) if partial else (),
+        extremes=tuple(f for f in numeric if len(settings.field_sources(f)) > 1),
+        period_in_sql=query.pushdown and bool(query.period_start or query.period_end),
+    )
+
+
+def _keys_for(plan: SourcePlan, allowed, rejected_keys, notes: list):
+    if allowed is None:
+        return None
+    rejected = (rejected_keys or {}).get(plan.source, [])
+    keys = list(allowed) + (list(rejected) if plan.mode == "rows" else [])
+    if sum(len(k) + 12 for k in keys) > MAX_PUSHED_KEY_CHARS:
+        notes.append(f"{plan.source}: company filter applied at the aggregator")
+        return None
+    return keys
+
+
+def _conditions(query, source, plan, params) -> list:
+    conditions = [
+        sqlgen.predicate(
+            plan_column(source, f.field),
+            f.in_units(source.unit_scale),
+            source.column_types[plan_column(source, f.field)] == "numeric",
+            params,
+        )
+        for f in plan.pushed
+    ]
+    if plan.period_in_sql:
+        conditions += sqlgen.period_predicates(
+            source, query.period_start, query.period_end, params
+        )
+    return conditions
+
+
+def plan_column(source, canonical: str) -> str:
+    """Return the source column holding canonical field ``canonical``."""
+    return source.field_columns[canonical]
+
+
+def _build_queries(query, source, plan, keys, rejected_keys: dict) -> dict:
+    params = sqlgen.Params()
+    conditions = _conditions(query, source, plan, params)
+    base = sqlgen.Params(dict(params.values), dict(params.counts))
+    scoped = conditions + (
+        [sqlgen.key_predicate(source, keys, params, "k")] if keys is not None else []
+    )
+    name, columns = source.name, list(plan.columns.values())
+    if plan.mode == "rows":
+        sql = sqlgen.select_rows(source, columns, scoped)
+        return {name: SourceQuery(name, sql, dict(params.values), "rows")}
+    out = {name: _partial_query(source, plan, scoped, params)}
+    overlap = _overlap_columns(query, plan)
+    if overlap:
+        sql = sqlgen.select_rows(source, overlap, scoped)
+        out[f"{name}:discrepancy"] = SourceQuery(
+            name, sql, dict(params.values), "discrepancy"
+        )
+    rejected = rejected_keys.get(name)
+    if rejected:
+        where = conditions + [sqlgen.key_predicate(source, rejected, base, "r")]
+        sql = sqlgen.select_rows(source, columns, where)
+        out[f"{name}:rejected"] = SourceQuery(name, sql, dict(base.values), "rejected")
+    return out
+
+
+def _partial_query(source, plan, conditions, params) -> SourceQuery:
+    groups = [plan.columns[f] for f in plan.groups]
+    sums = [plan.columns[f] for f in plan.fields if f not in plan.groups]
+    extremes = {plan.columns[f] for f in plan.extremes}
+    sql = sqlgen.select_partial(source, groups, sums, extremes, conditions)
+    return SourceQuery(source.name, sql, dict(params.values), "partial")
+
+
+def _overlap_columns(query, plan) -> list:
+    """Return the columns needed to compare multi-source fields period by period."""
+    if not query.check_discrepancies:
+        return []
+    return [plan.columns[f] for f in plan.extremes]
+
+
+def _raw_plan(query, settings) -> Plan:
+    sources, queries, notes = {}, {}, []
+    for name, sql in query.sql.items():
+        source = settings.sources[name]
+        held = set(source.field_columns)
+        fields = tuple(f for f in query.fields if f in held)
+        sources[name] = SourcePlan(
+            source=name,
+            mode="raw",
+            fields=fields,
+            columns={f: source.field_columns[f] for f in fields},
+            residual=tuple(f for f in query.filters if f.field in held),
+            via_keys=tuple(f for f in query.filters if f.field not in held),
+            queries=(name,),
+        )
+        queries[name] = SourceQuery(name, sql, {}, "raw")
+    for flt in query.filters:
+        if not set(settings.field_sources(flt.field)) & set(query.sql):
+            notes.append(f"no queried source holds {flt.field}: no row can pass")
+    steps = aggregator_steps(query, settings, sources)
+    return Plan(query, sources, queries, tuple(notes), steps)

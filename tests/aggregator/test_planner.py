@@ -1,0 +1,309 @@
+"""Planner: per-source SQL for each filter kind, period format, key filter, explain."""
+
+import sqlite3
+
+import pytest
+
+from aggregator.planner import FILTER_SEMANTICS, plan_key_queries, plan_queries
+from aggregator.query import parse_query
+from data_sources.statements import STATEMENTS
+
+
+def plan(settings, body, **keys):
+    return plan_queries(parse_query(body, settings), settings, **keys)
+
+
+def where(sql: str) -> str:
+    """Return the WHERE clause of ``sql`` (up to GROUP/ORDER BY)."""
+    clause = sql.split(" WHERE ", 1)[1]
+    for stop in (" GROUP BY ", " ORDER BY "):
+        clause = clause.split(stop, 1)[0]
+    return clause
+
+
+OPERATORS = [
+    ("=", 5, '"revenue" = CAST(:p0 AS REAL)', {"p0": 5.0}),
+    ("!=", 5, '"revenue" <> CAST(:p0 AS REAL)', {"p0": 5.0}),
+    ("<", 5, '"revenue" < CAST(:p0 AS REAL)', {"p0": 5.0}),
+    ("<=", 5, '"revenue" <= CAST(:p0 AS REAL)', {"p0": 5.0}),
+    (">", 5, '"revenue" > CAST(:p0 AS REAL)', {"p0": 5.0}),
+    (">=", 5, '"revenue" >= CAST(:p0 AS REAL)', {"p0": 5.0}),
+    (
+        "between",
+        [1, 9],
+        '"revenue" BETWEEN CAST(:p0 AS REAL) AND CAST(:p1 AS REAL)',
+        {"p0": 1.0, "p1": 9.0},
+    ),
+    (
+        "in",
+        [1, 2, 3],
+        '"revenue" IN (CAST(:p0 AS REAL), CAST(:p1 AS REAL), CAST(:p2 AS REAL))',
+        {"p0": 1.0, "p1": 2.0, "p2": 3.0},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "op, value, clause, params", OPERATORS, ids=[o[0] for o in OPERATORS]
+)
+def test_each_operator_is_pushed_with_bound_parameters(
+    settings, op, value, clause, params
+):
+    body = {
+        "fields": ["revenue"],
+        "filters": [{"field": "revenue", "op": op, "value": value}],
+    }
+    result = plan(settings, body)
+    query = result.queries["pnl"]
+    assert (query.kind, where(query.sql), query.params) == ("partial", clause, params)
+    assert result.sources["pnl"].pushed == result.query.filters
+
+
+def test_partial_aggregation_sql_for_group_by_company(settings):
+    result = plan(settings, {"fields": ["revenue", "net_income", "currency"]})
+    assert result.queries["pnl"].sql == (
+        'SELECT "company_id", "currency", COUNT(*) AS "_rows", '
+        'SUM("revenue") AS "revenue__sum", COUNT("revenue") AS "revenue__count", '
+        'SUM("net_income") AS "net_income__sum", '
+        'COUNT("net_income") AS "net_income__count", '
+        'MIN("net_income") AS "net_income__min", '
+        'MAX("net_income") AS "net_income__max" '
+        'FROM "income_statement" GROUP BY "company_id", "currency" '
+        'ORDER BY "company_id", "currency"'
+    )
+    assert result.queries["pnl:discrepancy"].sql == (
+        'SELECT "company_id", "period_end", "net_income" FROM "income_statement" '
+        'ORDER BY "company_id", "period_end"'
+    )
+    assert result.sources["cash_flow"].mode == "rows"  # text amounts cannot be summed
+
+
+def test_thresholds_are_scaled_on_a_thousands_source(settings):
+    body = {"fields": ["cash"], "filters": [{"field": "cash", "op": ">", "value": 1e6}]}
+    result = plan(settings, body)
+    query = result.queries["balance_sheet"]
+    assert where(query.sql) == '"cash_and_equivalents" > CAST(:p0 AS REAL)'
+    assert query.params == {"p0": 1000.0}
+
+
+def test_a_text_amount_filter_runs_at_the_aggregator(settings):
+    flt = {"field": "operating_cash_flow", "op": ">", "value": 0}
+    result = plan(settings, {"fields": ["operating_cash_flow"], "filters": [flt]})
+    source = result.sources["cash_flow"]
+    assert (source.mode, source.pushed) == ("rows", ())
+    assert source.residual == result.query.filters
+    assert " WHERE " not in result.queries["cash_flow"].sql
+    assert '"cash_from_operations"' in result.queries["cash_flow"].sql
+    placement = result.to_dict()["filters"][0]
+    assert placement["at_aggregator"] == ["cash_flow"] and placement["in_sql"] == []
+
+
+PERIODS = [
+    (
+        "pnl",
+        "revenue",
+        '"period_end" BETWEEN :period_start AND :period_end',
+        {"period_start": "2023-02-15", "period_end": "2024-05-31"},
+    ),
+    (
+        "balance_sheet",
+        "total_assets",
+        "(SUBSTRING(\"as_of\", 7, 4) || '-' || SUBSTRING(\"as_of\", 1, 2) || '-' || "
+        'SUBSTRING("as_of", 4, 2)) BETWEEN :period_start AND :period_end',
+        {"period_start": "2023-02-15", "period_end": "2024-05-31"},
+    ),
+    (
+        "cash_flow",
+        "beginning_cash",
+        '"fiscal_quarter" BETWEEN :period_start AND :period_end',
+        {"period_start": "2023Q1", "period_end": "2024Q1"},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "source, field, clause, params", PERIODS, ids=[p[0] for p in PERIODS]
+)
+def test_period_range_in_each_source_format(settings, source, field, clause, params):
+    body = {"fields": [field], "period": {"start": "2023-02-15", "end": "2024-05-31"}}
+    query = plan(settings, body).queries[source]
+    assert (where(query.sql), query.params) == (clause, params)
+
+
+def test_open_ended_period_ranges(settings):
+    body = {"fields": ["beginning_cash"], "period": {"end": "2024-06-30"}}
+    query = plan(settings, body).queries["cash_flow"]
+    assert (where(query.sql), query.params) == (
+        '"fiscal_quarter" <= :period_end',
+        {"period_end": "2024Q2"},
+    )
+
+
+def test_key_filter_and_rejected_keys(settings):
+    body = {"fields": ["revenue", "cash"], "companies": ["ACME0001"]}
+    keys = {"pnl": ["ACME0001", "acme-0001"], "balance_sheet": ["ACME0001"]}
+    rejected = {"pnl": ["ZZQX9999"], "balance_sheet": ["NORT0077"]}
+    result = plan(settings, body, key_filter=keys, rejected_keys=rejected)
+    pnl = result.queries["pnl"]
+    assert where(pnl.sql) == '"company_id" IN (:k0, :k1)'
+    assert pnl.params == {"k0": "ACME0001", "k1": "acme-0001"}
+    assert result.queries["pnl:rejected"].params == {"r0": "ZZQX9999"}
+    assert where(result.queries["pnl:rejected"].sql) == '"company_id" IN (:r0)'
+    assert result.sources["pnl"].companies_in_sql
+
+
+def test_rows_mode_fetches_rejected_keys_with_the_requested_ones(settings):
+    body = {"fields": ["cash"], "companies": ["ACME0001"], "group_by": "company_period"}
+    keys, rejected = {"balance_sheet": ["ACME0001"]}, {"balance_sheet": ["NORT0077"]}
+    query = plan(settings, body, key_filter=keys, rejected_keys=rejected).queries[
+        "balance_sheet"
+    ]
+    assert query.params == {"k0": "ACME0001", "k1": "NORT0077"}
+
+
+def test_no_matching_key_selects_nothing(settings):
+    body = {"fields": ["revenue"], "companies": ["ACME0001"]}
+    query = plan(settings, body, key_filter={"pnl": []}).queries["pnl"]
+    assert where(query.sql) == "FALSE"
+
+
+def test_long_key_lists_fall_back_to_the_aggregator(settings):
+    keys = {"pnl": [f"Company With A Long Name {i}" for i in range(60)]}
+    result = plan(
+        settings, {"fields": ["revenue"], "companies": ["ACME0001"]}, key_filter=keys
+    )
+    assert " WHERE " not in result.queries["pnl"].sql
+    assert not result.sources["pnl"].companies_in_sql
+    assert "keep only the requested companies" in result.at_aggregator
+
+
+def test_a_filter_held_elsewhere_applies_via_surviving_keys(settings):
+    body = {
+        "fields": ["cash"],
+        "filters": [{"field": "revenue", "op": ">", "value": 1}],
+    }
+    result = plan(settings, body)
+    assert list(result.sources) == ["pnl", "balance_sheet", "cash_flow"]
+    pnl = result.sources["pnl"]
+    assert (pnl.mode, pnl.fields, list(pnl.columns)) == ("rows", (), [])
+    assert result.queries["pnl"].sql.startswith(
+        'SELECT "company_id", "period_end" FROM'
+    )
+    for name in ("balance_sheet", "cash_flow"):
+        assert result.sources[name].via_keys == result.query.filters
+        assert result.sources[name].mode == "rows"
+
+
+def test_a_key_supplier_judges_each_of_its_filters_alone(settings):
+    filters = [
+        {"field": "revenue", "op": ">", "value": 1},
+        {"field": "currency", "op": "=", "value": "USD"},
+    ]
+    result = plan(settings, {"fields": ["cash"], "filters": filters})
+    pnl = result.sources["pnl"]
+    assert pnl.pushed == () and pnl.residual == result.query.filters
+
+
+def test_values_never_reach_the_sql_text(settings):
+    hostile = "USD' OR 1=1; DROP TABLE income_statement; --"
+    body = {
+        "fields": ["currency"],
+        "filters": [{"field": "currency", "op": "=", "value": hostile}],
+    }
+    query = plan(settings, body).queries["pnl"]
+    assert hostile not in query.sql and "DROP" not in query.sql
+    assert query.params == {"p0": hostile}
+
+
+def test_row_fetch_mode_pushes_nothing(settings):
+    body = {
+        "fields": ["revenue"],
+        "filters": [{"field": "revenue", "op": ">", "value": 1}],
+        "period": {"start": "2024-01-01"},
+        "pushdown": False,
+    }
+    result = plan(settings, body)
+    assert " WHERE " not in result.queries["pnl"].sql
+    assert result.sources["pnl"].residual == result.query.filters
+    assert result.to_dict()["sources"]["pnl"]["period_range"] == "at_aggregator"
+
+
+def test_raw_sql_plan_runs_the_given_sql(settings):
+    sql = "SELECT * FROM income_statement WHERE revenue > 0"
+    result = plan(settings, {"sql": {"pnl": sql}})
+    assert result.queries["pnl"].sql == sql and result.queries["pnl"].kind == "raw"
+    assert list(result.sources) == ["pnl"]
+
+
+def test_rounds_hold_at_most_one_query_per_source(settings):
+    result = plan(settings, {}, rejected_keys={"pnl": ["X"], "balance_sheet": ["Y"]})
+    rounds = result.rounds()
+    assert [sorted(r) for r in rounds] == [
+        ["balance_sheet", "cash_flow", "pnl"],
+        ["balance_sheet", "pnl"],
+        ["balance_sheet", "pnl"],
+    ]
+    assert sum(len(r) for r in rounds) == len(result.queries)
+
+
+def test_key_discovery_only_where_needed(settings):
+    def keys(body):
+        return sorted(plan_key_queries(parse_query(body, settings), settings))
+
+    assert keys({}) == ["balance_sheet", "pnl"]  # cash_flow is fetched as rows anyway
+    assert keys({"companies": ["ACME0001"]}) == ["balance_sheet", "cash_flow", "pnl"]
+    assert keys({"pushdown": False}) == []
+
+
+def test_explain_dict_says_where_everything_runs(settings):
+    body = {
+        "fields": ["revenue", "cash"],
+        "filters": [{"field": "cash", "op": ">", "value": 1}],
+    }
+    explained = plan(settings, body).to_dict()
+    assert explained["mode"] == "pushdown"
+    assert explained["filter_semantics"] == FILTER_SEMANTICS
+    assert explained["filters"] == [
+        {
+            "filter": "cash > 1.0",
+            "in_sql": ["balance_sheet"],
+            "at_aggregator": ["cash_flow"],
+            "via_surviving_keys": ["pnl"],
+        }
+    ]
+    assert "parse text amounts (cash_flow)" in explained["at_aggregator"]
+    assert explained["sources"]["pnl"]["partial_aggregation"] is False
+
+
+def _native_db(slug: str) -> sqlite3.Connection:
+    connection = sqlite3.connect(":memory:")
+    connection.executescript(STATEMENTS[slug].schema_path.read_text())
+    return connection
+
+
+def test_generated_sql_runs_on_the_native_schema(settings):
+    db = _native_db("balance_sheet")
+    rows = [
+        ("ACME0001", "03/31/2024", 900.0),
+        ("ACME0001", "06/30/2024", 1500.0),
+        ("acme-0001", "09/30/2024", 2500.0),
+        ("ZZZZ0001", "12/31/2024", 4000.0),
+    ]
+    insert = "INSERT INTO balance_sheet (company, as_of, cash_and_equivalents) "
+    db.executemany(insert + "VALUES (?, ?, ?)", rows)
+    body = {
+        "fields": ["cash"],
+        "filters": [{"field": "cash", "op": ">=", "value": 1e6}],
+        "period": {"start": "2024-04-01", "end": "2024-12-31"},
+    }
+    result = plan(
+        settings, body, key_filter={"balance_sheet": ["ACME0001", "acme-0001"]}
+    )
+    query = result.queries["balance_sheet"]
+    answer = db.execute(
+        query.sql, {k: str(v) for k, v in query.params.items()}
+    ).fetchall()
+    assert answer == [
+        ("ACME0001", 1, 1500.0, 1, 1500.0, 1500.0),
+        ("acme-0001", 1, 2500.0, 1, 2500.0, 2500.0),
+    ]
