@@ -23,7 +23,7 @@ pytest: venv
 test: lint pytest
 
 run: venv
-	$(PY) -m aggregator.launcher
+	$(PY) -m aggregator.launcher $(ARGS)
 
 bench: venv
 	$(PY) -m bench
