@@ -1,5 +1,7 @@
-"""A bounded, time-limited LRU cache of source responses, safe across threads."""
+"""Caches safe across threads: a bounded, time-limited LRU of source responses, and
+each source's ``/schema`` for its current data version."""
 
+import copy
 import threading
 import time
 from collections import OrderedDict
@@ -59,8 +61,10 @@ class ResponseCache:
 
     def put(self, key: tuple, result: SourceResult) -> bool:
         """Store ``result``; return False when it alone is over the byte bound."""
+        if self.max_entries == 0:
+            return False  # measuring a big frame's deep size is not free
         size = frame_bytes(result)
-        if self.max_entries == 0 or size > self.max_bytes:
+        if size > self.max_bytes:
             return False
         entry = _Entry(replace(result, cached=False), size, self._clock())
         with self._lock:
@@ -91,3 +95,25 @@ class ResponseCache:
 
     def _drop(self, key: tuple) -> None:
         self._bytes -= self._entries.pop(key).size
+
+
+class SchemaCache:
+    """Each source's latest ``/schema`` body, valid for one data version."""
+
+    def __init__(self):
+        self._bodies: dict = {}
+        self._lock = threading.Lock()
+
+    def get(self, source: str, data_version) -> dict | None:
+        """Return the body stored for ``source`` at ``data_version``, or None."""
+        if data_version is None:
+            return None
+        with self._lock:
+            version, body = self._bodies.get(source, (None, None))
+        return copy.deepcopy(body) if version == str(data_version) else None
+
+    def put(self, source: str, data_version, body: dict) -> None:
+        """Keep ``body`` as ``source``'s schema at ``data_version`` (None: no-op)."""
+        if data_version is not None:
+            with self._lock:
+                self._bodies[source] = (str(data_version), body)

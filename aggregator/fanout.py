@@ -1,24 +1,39 @@
-"""Fetcher: concurrent fan-out of source queries over pooled clients, with a cache."""
+"""Fetcher: concurrent fan-out of source queries over pooled clients, with caches.
+
+``fetch_all`` takes queries under any keys, several per source if need be, and runs
+them all at once on one pool (so no source has more requests in flight than the
+pool has workers). Results are judged per source: if any query of a source fails,
+that source is failed for the call, reported once (its first failing query in the
+order given) and none of its results are returned: a source gives all or nothing.
+
+With the response cache on, the data version every cache lookup of a source uses
+comes from one ``/health`` per source per ``DataVersions`` (one per call, or one
+per run when the caller passes its own); results are stored under the version the
+source sent with them, so a data change is never served from the cache. Schemas are
+cached per source and data version the same way. With the cache off (size 0) no
+``/health`` is asked and every schema and query goes to the source.
+"""
 
 import logging
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
 
 from aggregator import sqlgen
-from aggregator.cache import ResponseCache, cache_key
+from aggregator.cache import ResponseCache, SchemaCache, cache_key
 from aggregator.client import SourceClient, SourceFailure, SourceResult, elapsed_ms
 from aggregator.errors import UpstreamError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FetchReport", "Fetcher", "SourceFailure", "SourceResult"]
+__all__ = ["DataVersions", "FetchReport", "Fetcher", "SourceFailure", "SourceResult"]
 
 
 @dataclass(frozen=True)
 class FetchReport:
-    """Per source: the rows that came back, or why none did. Nothing is dropped."""
+    """Per query key: the rows that came back; per source: why none did."""
 
     results: dict = field(default_factory=dict)
     failures: dict = field(default_factory=dict)
@@ -29,7 +44,7 @@ class FetchReport:
         return not self.failures
 
     def status(self) -> dict:
-        """Return per-source status dicts as the API reports them."""
+        """Return per-key status dicts as the API reports them."""
         status = {name: _ok_status(result) for name, result in self.results.items()}
         for name, failure in self.failures.items():
             status[name] = {**_empty_status(), **failure.to_dict()}
@@ -52,8 +67,39 @@ def _ok_status(result: SourceResult) -> dict:
     }
 
 
+class DataVersions:
+    """Each source's data version from one ``/health``, asked at most once."""
+
+    def __init__(self, clients: dict, enabled: bool = True):
+        self._clients = clients
+        self._enabled = enabled
+        self._known: dict = {}
+        self._locks = {name: threading.Lock() for name in clients}
+
+    def get(self, source: str) -> str | None:
+        """Return ``source``'s data version (None when caching is off or unknown)."""
+        if not self._enabled:
+            return None
+        # Other tasks of the same source wait here for the one asking, never queued
+        # behind it, so sharing the fan-out pool cannot deadlock.
+        with self._locks[source]:
+            if source not in self._known:
+                self._known[source] = self._ask(source)
+            version, error = self._known[source]
+        if error is not None:
+            raise type(error)(error.message)  # a fresh exception per waiting task
+        return version
+
+    def _ask(self, source: str) -> tuple:
+        try:
+            version = self._clients[source].health().get("data_version")
+        except UpstreamError as exc:
+            return None, exc
+        return (None if version is None else str(version)), None
+
+
 class Fetcher:
-    """Holds one SourceClient per source, a thread pool and the response cache."""
+    """Holds one SourceClient per source, a thread pool and the caches."""
 
     def __init__(self, settings, *, cache=None, **client_options):
         self.settings = settings
@@ -65,33 +111,55 @@ class Fetcher:
             for name, source in settings.sources.items()
         }
         self.cache = cache or ResponseCache(settings.cache_size, settings.cache_ttl)
+        self.schema_cache = SchemaCache()
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="finsync-fanout")
 
-    def fetch_all(self, queries: dict) -> FetchReport:
-        """Run each source's query concurrently; return rows and failures per source."""
-        self._check_sources(queries)
-        tasks = {
-            key: partial(self._fetch_one, q.source, q) for key, q in queries.items()
-        }
-        return self._gather(tasks)
+    def data_versions(self) -> DataVersions:
+        """Return a new memo of data versions (asks nothing until used)."""
+        return DataVersions(self.clients, enabled=self.cache.max_entries > 0)
+
+    def fetch_all(self, queries: dict, versions=None) -> FetchReport:
+        """Run every query concurrently; a source with any failed query is failed."""
+        futures = self.submit_queries(queries, versions or self.data_versions())
+        return judge(queries, {key: f.result() for key, f in futures.items()})
+
+    def submit_queries(self, queries: dict, versions: DataVersions) -> dict:
+        """Start every query on the pool; return key -> future of (result, failure)."""
+        self._check_sources({query.source for query in queries.values()})
+        futures = {}
+        for key in _interleaved(queries):
+            task = partial(self._fetch_one, queries[key], versions)
+            futures[key] = self._pool.submit(_collect, queries[key].source, task)
+        return {key: futures[key] for key in queries}
+
+    def schemas(self, sources=None, versions=None) -> FetchReport:
+        """Return the ``/schema`` bodies of ``sources`` (default: all), concurrently."""
+        names = list(self.clients) if sources is None else list(sources)
+        versions = versions or self.data_versions()
+        futures = {name: self.submit_schema(name, versions) for name in names}
+        return _report({name: future.result() for name, future in futures.items()})
+
+    def submit_schema(self, source: str, versions: DataVersions) -> Future:
+        """Start fetching ``source``'s schema (cached per data version) on the pool."""
+        self._check_sources({source})
+        task = partial(self._schema_one, source, versions)
+        return self._pool.submit(_collect, source, task)
 
     def distinct_keys(self, source: str) -> list:
         """Return the distinct raw company keys ``source`` holds (cached by version)."""
         sql = sqlgen.select_distinct_keys(self.settings.sources[source])
         query = _DistinctKeys(source, sql)
-        result = self._fetch_one(source, query)
+        result = self._fetch_one(query, self.data_versions())
         values = result.frame.iloc[:, 0].dropna().astype(str)
         return sorted(set(values))
 
-    def schemas(self) -> FetchReport:
-        """Fetch every source's ``/schema`` concurrently; results hold the bodies."""
-        tasks = {name: client.schema for name, client in self.clients.items()}
-        return self._gather(tasks)
-
     def health_all(self) -> list:
         """Return each source's health: status up/down, latency, rows, data version."""
-        tasks = {name: partial(self._health, name) for name in self.clients}
-        report = self._gather(tasks)
+        futures = {
+            name: self._pool.submit(_collect, name, partial(self._health, name))
+            for name in self.clients
+        }
+        report = _report({name: future.result() for name, future in futures.items()})
         down = {
             name: _down(self.clients[name], f) for name, f in report.failures.items()
         }
@@ -103,42 +171,35 @@ class Fetcher:
         for client in self.clients.values():
             client.close()
 
-    def _check_sources(self, queries: dict) -> None:
-        unknown = {query.source for query in queries.values()} - set(self.clients)
+    def _check_sources(self, names: set) -> None:
+        unknown = set(names) - set(self.clients)
         if unknown:
             raise ValueError(f"not configured sources: {sorted(unknown)}")
 
-    def _gather(self, tasks: dict) -> FetchReport:
-        futures = {
-            name: self._pool.submit(_collect, name, t) for name, t in tasks.items()
-        }
-        results, failures = {}, {}
-        for name, future in futures.items():
-            value, failure = future.result()
-            if failure is None:
-                results[name] = value
-            else:
-                failures[name] = failure
-        return FetchReport(results, failures)
-
-    def _fetch_one(self, name: str, query) -> SourceResult:
+    def _fetch_one(self, query, versions: DataVersions) -> SourceResult:
         start = time.perf_counter()
-        client = self.clients[name]
-        version = (
-            client.health().get("data_version") if self.cache.max_entries else None
-        )
-        key = cache_key(name, query.sql, query.params, version)
-        hit = self.cache.get(key) if version is not None else None
-        if hit is not None:
-            return replace(hit, elapsed_ms=elapsed_ms(start))
-        result = client.run_query(query.sql, query.params)
+        name = query.source
+        version = versions.get(name)
+        if version is not None:
+            hit = self.cache.get(cache_key(name, query.sql, query.params, version))
+            if hit is not None:
+                return replace(hit, elapsed_ms=elapsed_ms(start))
+        result = self.clients[name].run_query(query.sql, query.params)
         if result.data_version is None:
             result = replace(result, data_version=version)
         if result.data_version is not None:
-            self.cache.put(
-                cache_key(name, query.sql, query.params, result.data_version), result
-            )
+            # stored under the version the rows came with, not the one looked up
+            key = cache_key(name, query.sql, query.params, result.data_version)
+            self.cache.put(key, result)
         return replace(result, elapsed_ms=elapsed_ms(start))
+
+    def _schema_one(self, name: str, versions: DataVersions) -> dict:
+        version = versions.get(name)
+        body = self.schema_cache.get(name, version)
+        if body is None:
+            body = self.clients[name].schema()
+            self.schema_cache.put(name, version, body)
+        return body
 
     def _health(self, name: str) -> dict:
         start = time.perf_counter()
@@ -153,6 +214,40 @@ class Fetcher:
             "data_version": body.get("data_version"),
             "reason": None if body.get("status") == "ok" else "source reports not ok",
         }
+
+
+def judge(queries: dict, outcomes: dict) -> FetchReport:
+    """Judge (result, failure) outcomes per source: all its results or one failure."""
+    failures = {}
+    for key, query in queries.items():
+        failure = outcomes[key][1]
+        if failure is not None and query.source not in failures:
+            failures[query.source] = failure
+    results = {
+        key: outcomes[key][0]
+        for key, query in queries.items()
+        if query.source not in failures
+    }
+    dropped = [k for k, q in queries.items() if q.source in failures]
+    if len(dropped) > len(failures):
+        log.info("dropped every query of the failed sources: %s", dropped)
+    return FetchReport(results, failures)
+
+
+def _report(outcomes: dict) -> FetchReport:
+    results = {n: value for n, (value, fail) in outcomes.items() if fail is None}
+    failures = {n: fail for n, (_, fail) in outcomes.items() if fail is not None}
+    return FetchReport(results, failures)
+
+
+def _interleaved(queries: dict) -> list:
+    """Return the keys so each source's n-th query starts before any (n+1)-th."""
+    seen: dict = {}
+    ranked = []
+    for position, (key, query) in enumerate(queries.items()):
+        seen[query.source] = seen.get(query.source, -1) + 1
+        ranked.append((seen[query.source], position, key))
+    return [key for _, _, key in sorted(ranked)]
 
 
 @dataclass(frozen=True)

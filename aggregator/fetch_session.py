@@ -1,28 +1,55 @@
-"""One run's conversation with the sources: rounds of queries, failures, timings.
+"""One run's conversation with the sources: schemas, key discovery and data, overlapped.
 
-A source that fails once (schema, key discovery or any data query) is failed for
-the whole run: it is not asked again, so a slow source costs one time-out, and
-none of its data is used, so a source contributes all of its rows or none.
+Each source's requests start as soon as what they depend on is known: its
+``/schema``, its key discovery and its data queries that need no discovered keys all
+start at once, and its other data queries start when its own keys arrive, whatever
+the other sources are doing. With the response cache on, one ``/health`` per source
+per run gives the data version all of that source's cache lookups use.
+
+A source that fails anything (its schema, its mapping check, key discovery or any
+data query) is failed for the whole run: no request for it starts after that, none
+of its data is used (a source contributes all of its rows or none, even when some of
+its queries answered), and it is reported once, with its first failure in the order
+schema, mapping, keys, data (plan order), not in the order answers happened to come.
 """
 
 import logging
+import time
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field
 
 from aggregator.schema_map import check_mapping
 
 log = logging.getLogger(__name__)
 
+_SCHEMA, _MAPPING, _KEYS, _DATA = range(4)
+
+
+@dataclass(frozen=True)
+class _Task:
+    stage: int
+    source: str
+    key: str = ""
+    query: object = None
+    order: int = 0
+
 
 @dataclass
 class FetchSession:
-    """Tracks per-source frames, failures and timings across one run's rounds."""
+    """Runs one run's requests and tracks per-source results, failures and timings."""
 
     fetcher: object
-    frames: dict = field(default_factory=dict)
     failures: dict = field(default_factory=dict)
     elapsed: dict = field(default_factory=dict)
     cached: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self._data_versions = self.fetcher.data_versions()
+        self._started = time.perf_counter()
+        self._problems: dict = {}
+        self._keys: dict = {}
+        self._data: dict = {}
 
     def fail(self, source: str, status: str, reason: str, elapsed_ms=0.0) -> None:
         """Record that ``source`` failed; keep only its first failure."""
@@ -30,46 +57,56 @@ class FetchSession:
         if source not in self.failures:
             log.info("source %s %s: %s", source, status, reason)
             self.failures[source] = {"status": status, "reason": reason}
-        self.frames.pop(source, None)
 
-    def ok(self, names) -> list:
-        """Return the given sources that have not failed."""
-        return [name for name in names if name not in self.failures]
+    def fetch(self, settings, needed, discovery: dict, queries_for) -> dict:
+        """Fetch schemas, keys and data; return source -> keys frame of live sources.
 
-    def check_schemas(self, settings, participants) -> None:
-        """Fetch every ``/schema``; fail participants that are down or mis-mapped."""
-        report = self.fetcher.schemas()
-        for name, failure in report.failures.items():
-            if name in participants:
-                self.fail(name, failure.status, failure.reason, failure.elapsed_ms)
-        bodies = {n: b for n, b in report.results.items() if n in participants}
-        for problem in check_mapping(settings, bodies):
-            self.fail(problem["source"], "error", f"mapping: {problem['message']}")
+        ``queries_for(source, keys_frame)`` returns the data queries of ``source``
+        (``keys_frame`` is None for sources without key discovery).
+        """
+        tasks = {}
+        for name in needed:
+            future = self.fetcher.submit_schema(name, self._data_versions)
+            tasks[future] = _Task(_SCHEMA, name)
+        for name, query in discovery.items():
+            future = self._submit({name: query})[name]
+            tasks[future] = _Task(_KEYS, name, name, query)
+        for name in needed:
+            if name not in discovery:
+                tasks.update(self._submit_data(queries_for(name, None)))
+        pending = set(tasks)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                task = tasks[future]
+                keys = self._receive(settings, task, future.result())
+                if keys is not None:
+                    more = self._submit_data(queries_for(task.source, keys))
+                    tasks.update(more)
+                    pending |= set(more)
+        self._settle(needed)
+        return {n: r.frame for n, r in self._keys.items() if n not in self.failures}
 
-    def run_round(self, queries: dict) -> dict:
-        """Run one round (at most one query per source); return source -> frame."""
-        wanted = {name: q for name, q in queries.items() if name not in self.failures}
-        if not wanted:
-            return {}
-        report = self.fetcher.fetch_all(wanted)
-        for name, failure in report.failures.items():
-            self.fail(name, failure.status, failure.reason, failure.elapsed_ms)
-        out = {}
-        for name, result in report.results.items():
-            self._time(name, result.elapsed_ms)
-            self.cached[name] = self.cached.get(name, True) and bool(result.cached)
-            self.versions.setdefault(name, result.data_version)
-            out[name] = result.frame
-        return out
-
-    def run_plan(self, plan) -> dict:
-        """Run every round of ``plan``; return source -> {kind: frame}."""
-        for round_queries in plan.rounds():
-            frames = self.run_round(round_queries)
-            for name, frame in frames.items():
-                kind = round_queries[name].kind
-                self.frames.setdefault(name, {})[kind] = frame
-        return {n: f for n, f in self.frames.items() if n not in self.failures}
+    def frames_for(self, plan) -> dict:
+        """Return source -> {kind: frame} for ``plan``'s live sources."""
+        wanted = {
+            k: q for k, q in plan.queries.items() if q.source not in self.failures
+        }
+        missing = {
+            key: query
+            for key, query in wanted.items()
+            if key not in self._data or self._data[key][0] != query
+        }
+        if missing:  # the plan differs from the per-source plans run ahead
+            log.warning("running plan queries not run ahead: %s", sorted(missing))
+            self._run_missing(missing)
+        frames = {}
+        for key, query in wanted.items():
+            if query.source not in self.failures:
+                result = self._data[key][1]
+                self._note(query.source, result)
+                frames.setdefault(query.source, {})[query.kind] = result.frame
+        return frames
 
     def status(self, participants, rows: dict) -> dict:
         """Return the API's per-source status for every participating source."""
@@ -86,5 +123,62 @@ class FetchSession:
             }
         return out
 
+    def _submit(self, queries: dict) -> dict:
+        return self.fetcher.submit_queries(queries, self._data_versions)
+
+    def _submit_data(self, queries: dict) -> dict:
+        if not queries or any(q.source in self._problems for q in queries.values()):
+            return {}
+        futures = self._submit(queries)
+        return {
+            futures[key]: _Task(_DATA, query.source, key, query, order)
+            for order, (key, query) in enumerate(queries.items())
+        }
+
+    def _receive(self, settings, task: _Task, outcome: tuple):
+        """Record one answer; return the keys frame when it is a discovery answer."""
+        value, failure = outcome
+        self._time(task.source, (time.perf_counter() - self._started) * 1000)
+        if failure is not None:
+            self._problem(task, task.stage, failure.status, failure.reason)
+            return None
+        if task.stage == _SCHEMA:
+            for problem in check_mapping(settings, {task.source: value}):
+                reason = f"mapping: {problem['message']}"
+                self._problem(task, _MAPPING, "error", reason)
+            return None
+        if task.stage == _KEYS:
+            self._keys[task.source] = value
+            return value.frame
+        self._data[task.key] = (task.query, value)
+        return None
+
+    def _problem(self, task: _Task, rank: int, status: str, reason: str) -> None:
+        found = ((rank, task.order), status, reason)
+        known = self._problems.get(task.source)
+        if known is None or found[0] < known[0]:
+            self._problems[task.source] = found
+
+    def _settle(self, needed) -> None:
+        for name in sorted(self._problems, key=list(needed).index):
+            _, status, reason = self._problems[name]
+            self.fail(name, status, reason)
+        for name, result in self._keys.items():
+            if name not in self.failures:
+                self._note(name, result)
+
+    def _run_missing(self, queries: dict) -> None:
+        report = self.fetcher.fetch_all(queries, self._data_versions)
+        for name, failure in report.failures.items():
+            self.fail(name, failure.status, failure.reason, failure.elapsed_ms)
+        for key, result in report.results.items():
+            self._data[key] = (queries[key], result)
+
+    def _note(self, source: str, result) -> None:
+        self.cached[source] = self.cached.get(source, True) and bool(result.cached)
+        self.versions.setdefault(source, result.data_version)
+
     def _time(self, source: str, elapsed_ms) -> None:
-        self.elapsed[source] = self.elapsed.get(source, 0.0) + float(elapsed_ms or 0)
+        self.elapsed[source] = max(
+            self.elapsed.get(source, 0.0), float(elapsed_ms or 0)
+        )

@@ -18,8 +18,8 @@ def run_aggregation(query, settings, registry, fetcher, now) -> RunResult:
     """Run ``query`` against every source it needs and return the full result."""
     companies, query_fixes = resolve_requested(query, registry)
     session = FetchSession(fetcher)
-    plan = _plan(query, settings, registry, session, companies)
-    frames = session.run_plan(plan)
+    plan = _fetch(query, settings, registry, session, companies)
+    frames = session.frames_for(plan)
     asked = list(plan.sources)
     scope = assemble.Scope(companies, query.period_start, query.period_end)
     datas = _normalise(plan, settings, registry, frames, session, scope)
@@ -47,7 +47,7 @@ def explain_plan(query, settings, registry, fetcher):
     """Return the plan for ``query`` (after key discovery) without running it."""
     companies, _ = resolve_requested(query, registry)
     session = FetchSession(fetcher)
-    plan = _plan(query, settings, registry, session, companies)
+    plan = _fetch(query, settings, registry, session, companies, run_data=False)
     notes = tuple(
         f"{name} {f['status']}: {f['reason']}" for name, f in session.failures.items()
     )
@@ -75,26 +75,55 @@ def resolve_requested(query, registry) -> tuple:
     return tuple(dict.fromkeys(ids)), fixes
 
 
-def _plan(query, settings, registry, session, companies):
+def _fetch(query, settings, registry, session, companies, run_data=True):
+    """Fetch what ``query`` needs, each source's data as soon as its keys are in.
+
+    Return the plan. A source's queries depend only on its own discovered keys, so
+    they are planned, and started, per source; the session checks they match.
+    """
     needed = participants(query, settings)
-    session.check_schemas(settings, needed)
-    discovery = plan_key_queries(query, settings)
-    keys = session.run_round({n: q for n, q in discovery.items() if n in needed})
-    key_filter, rejected = _key_lists(keys, registry, companies)
-    plan = plan_queries(query, settings, key_filter, rejected)
-    return replace(plan, discovery=discovery)
+    discovery = {
+        n: q for n, q in plan_key_queries(query, settings).items() if n in needed
+    }
+    planner = _RunPlanner(query, settings, registry, companies, run_data)
+    session.fetch(settings, needed, discovery, planner.queries_for)
+    return replace(planner.plan(), discovery=discovery)
 
 
-def _key_lists(keys: dict, registry, companies) -> tuple:
-    key_filter, rejected = ({} if companies else None), {}
-    for name, frame in keys.items():
+class _RunPlanner:
+    """Plans one run as key discovery answers arrive (re-planning only on news)."""
+
+    def __init__(self, query, settings, registry, companies, run_data: bool):
+        self.query, self.settings, self.registry = query, settings, registry
+        self.companies, self.run_data = set(companies), run_data
+        self.allowed = {} if companies else None
+        self.rejected: dict = {}
+        self._plan = None
+
+    def queries_for(self, name: str, frame) -> dict:
+        """Take ``name``'s discovered keys (if any); return its data queries."""
+        if frame is not None:
+            self._add_keys(name, frame)
+        if not self.run_data:
+            return {}
+        return {k: q for k, q in self.plan().queries.items() if q.source == name}
+
+    def plan(self):
+        """Return the plan for every key list known so far."""
+        if self._plan is None:
+            self._plan = plan_queries(
+                self.query, self.settings, self.allowed, self.rejected
+            )
+        return self._plan
+
+    def _add_keys(self, name: str, frame) -> None:
         raws = list(dict.fromkeys(frame.iloc[:, 0].dropna().astype("str")))
-        resolved = registry.resolve_many(raws)
-        rejected[name] = [r for r in raws if resolved[r].company_id is None]
-        if companies:
-            wanted = set(companies)
-            key_filter[name] = [r for r in raws if resolved[r].company_id in wanted]
-    return key_filter, rejected
+        resolved = self.registry.resolve_many(raws)
+        self.rejected[name] = [r for r in raws if resolved[r].company_id is None]
+        if self.allowed is not None:
+            wanted = self.companies
+            self.allowed[name] = [r for r in raws if resolved[r].company_id in wanted]
+        self._plan = None
 
 
 def _check_answers(query, session, asked: list) -> None:

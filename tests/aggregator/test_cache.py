@@ -4,7 +4,7 @@ import threading
 
 import pandas as pd
 
-from aggregator.cache import ResponseCache, cache_key, frame_bytes
+from aggregator.cache import ResponseCache, SchemaCache, cache_key, frame_bytes
 from aggregator.client import SourceResult
 from aggregator.planner import SourceQuery
 from data_sources.load import load_rows
@@ -137,3 +137,38 @@ def _first_row(fetcher) -> dict:
     frame = fetcher.clients["pnl"].run_query("SELECT * FROM income_statement").frame
     record = frame.iloc[0].to_dict()
     return {key: (None if pd.isna(value) else value) for key, value in record.items()}
+
+
+def test_a_schema_is_kept_for_one_data_version():
+    cache = SchemaCache()
+    body = {"table": "income_statement", "columns": [{"name": "revenue"}]}
+    cache.put("pnl", "v1", body)
+    assert cache.get("pnl", "v1") == body
+    assert cache.get("pnl", "v2") is None and cache.get("cash_flow", "v1") is None
+    cache.get("pnl", "v1")["columns"].clear()
+    assert cache.get("pnl", "v1") == body  # callers get copies
+    cache.put("pnl", "v2", {"table": "income_statement", "columns": []})
+    assert cache.get("pnl", "v1") is None  # only the latest version is kept
+
+
+def test_without_a_data_version_schemas_are_not_cached():
+    cache = SchemaCache()
+    cache.put("pnl", None, {"table": "income_statement"})
+    assert cache.get("pnl", None) is None
+
+
+def test_schemas_are_served_from_cache_until_the_data_changes(
+    make_settings, make_fetcher, source_app, serve_wsgi, fresh_db
+):
+    db = fresh_db("pnl")
+    url, _ = serve_wsgi(source_app("pnl", db))
+    fetcher = make_fetcher(make_settings(urls={"pnl": url}))
+    first = fetcher.schemas(["pnl"]).results["pnl"]
+    before = fetcher.clients["pnl"].health()["data_version"]
+    assert fetcher.schema_cache.get("pnl", before) == first
+    row = {**_first_row(fetcher), "company_id": "ZZZZ9999"}
+    load_rows(STATEMENTS["pnl"], [row], db)
+    after = fetcher.clients["pnl"].health()["data_version"]
+    assert after != before and fetcher.schema_cache.get("pnl", after) is None
+    assert fetcher.schemas(["pnl"]).results["pnl"] == first
+    assert fetcher.schema_cache.get("pnl", after) == first

@@ -139,3 +139,80 @@ def test_distinct_keys_raises_when_the_source_is_down(
     fetcher = make_fetcher(make_settings(urls={"pnl": closed_url}))
     with pytest.raises(SourceUnavailableError):
         fetcher.distinct_keys("pnl")
+
+
+def test_fetch_all_runs_several_queries_per_source_at_once(
+    make_settings, make_fetcher, source_app, serve_wsgi, sample_dbs, middleware
+):
+    delay = 1.0
+    slow = middleware.slow(source_app("pnl", sample_dbs["pnl"]), delay)
+    fetcher = make_fetcher(make_settings(urls={"pnl": serve_wsgi(slow)[0]}))
+    keys = "SELECT DISTINCT company_id FROM income_statement ORDER BY company_id"
+    queries = {
+        **count_queries(),
+        "pnl:keys": SourceQuery("pnl", keys, {}, "keys"),
+        "pnl:acme": SourceQuery(
+            "pnl",
+            "SELECT revenue FROM income_statement WHERE company_id = :c",
+            {"c": "ACME0001"},
+            "rows",
+        ),
+    }
+    start = time.perf_counter()
+    report = fetcher.fetch_all(queries)
+    wall = time.perf_counter() - start
+    assert report.complete and list(report.results) == list(queries)
+    with closing(sqlite3.connect(sample_dbs["pnl"])) as conn:
+        distinct = [r[0] for r in conn.execute(keys)]
+        acme = conn.execute(
+            "SELECT COUNT(*) FROM income_statement WHERE company_id = 'ACME0001'"
+        ).fetchone()[0]
+    assert report.results["pnl:keys"].frame["company_id"].tolist() == distinct
+    assert len(report.results["pnl:acme"].frame) == acme > 0
+    assert report.results["pnl"].frame["n"].tolist() == [
+        db_count(sample_dbs["pnl"], "income_statement")
+    ]
+    pnl_waits = [report.results[k].elapsed_ms for k in ("pnl", "pnl:keys", "pnl:acme")]
+    assert min(pnl_waits) >= delay * 1000
+    assert wall * 1000 < sum(pnl_waits)  # one source's queries overlap
+
+
+def test_a_source_failing_one_of_its_queries_is_failed_once_and_gives_nothing(
+    make_settings, make_fetcher
+):
+    queries = count_queries()
+    queries["pnl:refused"] = SourceQuery("pnl", "SELECT * FROM sqlite_master", {}, "x")
+    report = make_fetcher(make_settings()).fetch_all(queries)
+    assert list(report.failures) == ["pnl"]  # one failure per source, not per query
+    failure = report.failures["pnl"]
+    assert failure.status == "error"
+    assert failure.reason.startswith("HTTP 400 invalid_query: ")
+    assert set(report.results) == {"balance_sheet", "cash_flow"}  # pnl's count dropped
+    assert report.status()["pnl"]["status"] == "error"
+
+
+def test_a_failed_source_reports_its_first_failing_query_in_the_order_given(
+    make_settings, make_fetcher
+):
+    queries = {
+        "pnl:ok": SourceQuery("pnl", COUNT_SQL["pnl"], {}, "rows"),
+        "pnl:refused": SourceQuery("pnl", "SELECT * FROM sqlite_master", {}, "x"),
+        "pnl:missing": SourceQuery("pnl", "SELECT nope FROM income_statement", {}, "x"),
+    }
+    report = make_fetcher(make_settings()).fetch_all(queries)
+    assert report.results == {}
+    assert report.failures["pnl"].reason.startswith("HTTP 400 invalid_query: ")
+    assert "nope" not in report.failures["pnl"].reason
+
+
+def test_schemas_asks_only_the_requested_sources(
+    make_settings, make_fetcher, closed_url
+):
+    urls = {"balance_sheet": closed_url, "cash_flow": closed_url}
+    fetcher = make_fetcher(make_settings(urls=urls))
+    report = fetcher.schemas(["pnl"])
+    assert report.complete and list(report.results) == ["pnl"]
+    assert report.results["pnl"]["table"] == "income_statement"
+    assert fetcher.schemas([]).results == {}
+    with pytest.raises(ValueError, match="ledger"):
+        fetcher.schemas(["ledger"])
