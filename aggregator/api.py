@@ -20,7 +20,6 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_SEARCH_TEXT = 100
 MAX_COMPANY_RESULTS = 50
 MAX_RUNS_LISTED = 500
-DOWNLOAD_KINDS = ("csv", "parquet", "json", "rejected", "manifest")
 EXTENSION = "finsync_aggregator"
 
 
@@ -33,14 +32,15 @@ class Services:
     fetcher: object
 
 
-def _services() -> Services:
+def services() -> Services:
+    """Return the current app's shared services (the app factory stores them)."""
     return current_app.extensions[EXTENSION]
 
 
 @bp.post("/aggregate")
 def aggregate():
     """Run one aggregation (or explain it) and return rows, report and downloads."""
-    shared = _services()
+    shared = services()
     query = parse_query(_json_body(), shared.settings)
     if query.explain:
         plan = explain_plan(query, shared.settings, shared.registry, shared.fetcher)
@@ -58,18 +58,17 @@ def aggregate():
 
 @bp.get("/runs")
 def list_runs():
-    """List past runs from their manifests, newest first."""
+    """List past runs from their manifests, newest first, with download URLs."""
     limit = int_arg("limit", 100, 1, MAX_RUNS_LISTED)
-    return jsonify({"runs": runs.list_runs(_services().settings.output_dir, limit)})
+    manifests = runs.list_manifests(services().settings.output_dir, limit)
+    return jsonify({"runs": [run_summary(manifest) for manifest in manifests]})
 
 
 @bp.get("/runs/<run_id>")
 def get_run(run_id: str):
     """Return one run's manifest with its download URLs."""
-    manifest = runs.read_run(_services().settings.output_dir, run_id)
-    manifest["downloads"] = downloads(
-        run_id, [*(manifest.get("files") or {}), "manifest"]
-    )
+    manifest = runs.read_run(services().settings.output_dir, run_id)
+    manifest["downloads"] = downloads(run_id, runs.download_kinds(manifest))
     return jsonify(manifest)
 
 
@@ -77,7 +76,7 @@ def get_run(run_id: str):
 def download(run_id: str):
     """Send one output file of a run; the path never leaves the output folder."""
     fmt = request.args.get("format", "csv")
-    found = runs.resolve_download(_services().settings.output_dir, run_id, fmt)
+    found = runs.resolve_download(services().settings.output_dir, run_id, fmt)
     return send_file(
         found.path,
         mimetype=found.mimetype,
@@ -89,7 +88,7 @@ def download(run_id: str):
 @bp.get("/sources")
 def sources():
     """Report each source's health, latency, rows and data version."""
-    return jsonify({"sources": _services().fetcher.health_all()})
+    return jsonify({"sources": services().fetcher.health_all()})
 
 
 @bp.get("/companies")
@@ -101,13 +100,13 @@ def companies():
             f"q: at most {MAX_SEARCH_TEXT} characters", details={"field": "q"}
         )
     limit = int_arg("limit", 10, 1, MAX_COMPANY_RESULTS)
-    return jsonify({"companies": _services().registry.search(text, limit)})
+    return jsonify({"companies": services().registry.search(text, limit)})
 
 
 @bp.get("/schema")
 def schema():
     """Describe the canonical fields, group-by options and filter operators."""
-    settings = _services().settings
+    settings = services().settings
     fields = [
         {
             "name": spec.name,
@@ -156,12 +155,20 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
 
 
 def downloads(run_id: str, kinds) -> dict:
-    """Return kind -> download URL for each output file the run has."""
+    """Return kind -> download URL for each downloadable kind in ``kinds``."""
     return {
         kind: url_for("api.download", run_id=run_id, format=kind)
-        for kind in DOWNLOAD_KINDS
+        for kind in runs.DOWNLOADS
         if kind in kinds
     }
+
+
+def run_summary(manifest: dict) -> dict:
+    """Return a run's entry in the runs list: its summary and download URLs."""
+    summary = runs.summarize(manifest)
+    kinds = runs.download_kinds(manifest)  # empty unless run_id is well formed
+    summary["downloads"] = downloads(manifest.get("run_id"), kinds)
+    return summary
 
 
 def log_run(result, elapsed_ms: float) -> None:

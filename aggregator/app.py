@@ -2,13 +2,13 @@
 
 import logging
 
-from flask import Flask, current_app, jsonify, send_from_directory
+from flask import Flask, jsonify, send_from_directory
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from werkzeug.routing import PathConverter
 
 from aggregator import api
-from aggregator.api import EXTENSION, Services
+from aggregator.api import EXTENSION, Services, services
 from aggregator.companies import CompanyRegistry
 from aggregator.config import load_settings
 from aggregator.fanout import Fetcher
@@ -75,7 +75,7 @@ def health():
 
 def openapi_document():
     """Serve the OpenAPI 3.1 document for this deployment's fields and sources."""
-    settings = current_app.extensions[EXTENSION].settings
+    settings = services().settings
     fields, sources = list(settings.canonical_fields), list(settings.sources)
     return jsonify(build_openapi(fields, sources, list(OPERATORS), list(GROUP_BYS)))
 
@@ -88,7 +88,7 @@ class FrontendPathConverter(PathConverter):
 
 def frontend_file(filename: str = "index.html"):
     """Serve the dashboard: index.html at /, other static files by name."""
-    folder = current_app.extensions[EXTENSION].settings.frontend_dir
+    folder = services().settings.frontend_dir
     return send_from_directory(folder, filename)
 
 

@@ -43,6 +43,8 @@ STRING, INTEGER, NUMBER, BOOLEAN = (
     {"type": "boolean"},
 )
 NULLABLE_STRING = {"type": ["string", "null"]}
+#: Output kind -> download URL of a run (its files plus the manifest).
+DOWNLOADS = {"type": "object", "additionalProperties": STRING}
 ANY_VALUE = {"type": ["string", "number", "boolean", "null", "array"]}
 
 
@@ -109,7 +111,7 @@ def _result_schema() -> dict:
     props = {"run_id": STRING, "created_at": {"type": "string", "format": "date-time"}}
     props.update({"complete": BOOLEAN, "group_by": STRING, "fields": _array(STRING)})
     props.update({"columns": _array(STRING), "rows": listing, "row_count": INTEGER})
-    props["downloads"] = _obj({}, additionalProperties=STRING)
+    props["downloads"] = DOWNLOADS
     props["plan"] = {"type": "object"}
     props["sources"] = _obj({}, additionalProperties=_ref("SourceStatus"))
     for key in ("corrections", "rejections", "type_mismatches", "discrepancies"):
@@ -121,6 +123,7 @@ def _result_schema() -> dict:
 def _components(fields: list, sources: list, operators: list, group_by: list) -> dict:
     summary = {"run_id": STRING, "created_at": STRING, "row_count": INTEGER}
     summary.update({"complete": BOOLEAN, "query": {"type": ["object", "null"]}})
+    summary["downloads"] = DOWNLOADS
     health = {
         "name": STRING,
         "url": STRING,
@@ -140,7 +143,7 @@ def _components(fields: list, sources: list, operators: list, group_by: list) ->
         "SourceStatus": _source_status(),
         "AggregateResult": _result_schema(),
         "Plan": _obj({"plan": {"type": "object"}}, ["plan"]),
-        "RunSummary": _obj(summary, ["run_id"]),
+        "RunSummary": _obj(summary, ["run_id", "downloads"]),
         "SourceHealth": _obj(health, ["name", "status"]),
         "Company": _obj(
             {"id": STRING, "name": STRING, "ticker": NULLABLE_STRING}, ["id"]

@@ -67,16 +67,34 @@ def manifest_paths(out_dir) -> list:
     return [path for *_, path in sorted(found, reverse=True)]
 
 
-def list_runs(out_dir, limit: int = 100) -> list:
-    """Return summaries of the newest ``limit`` runs, newest first."""
-    runs = []
+def list_manifests(out_dir, limit: int = 100) -> list:
+    """Return the newest ``limit`` readable manifests, newest first."""
+    manifests = []
     for path in manifest_paths(out_dir):
-        if len(runs) >= limit:
+        if len(manifests) >= limit:
             break
         manifest = _load(path)
         if manifest is not None:
-            runs.append({key: manifest.get(key) for key in SUMMARY_KEYS})
-    return runs
+            manifests.append(manifest)
+    return manifests
+
+
+def summarize(manifest: dict) -> dict:
+    """Return the summary of a run the runs list shows."""
+    return {key: manifest.get(key) for key in SUMMARY_KEYS}
+
+
+def download_kinds(manifest: dict) -> list:
+    """Return the kinds a run offers for download, in ``DOWNLOADS`` order.
+
+    A manifest without a well-formed run id offers none: no URL could reach it.
+    """
+    run_id = manifest.get("run_id")
+    if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id):
+        return []
+    files = manifest.get("files")
+    written = set(files) if isinstance(files, dict) else set()
+    return [kind for kind in DOWNLOADS if kind in written or kind == "manifest"]
 
 
 def find_manifest(out_dir, run_id: str) -> Path:

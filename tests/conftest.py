@@ -1,14 +1,15 @@
 """Shared fixtures: SQLite files loaded by data_sources.load, real services on :0."""
 
+import socket
 import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
+from werkzeug.serving import ThreadedWSGIServer
 
-from data_sources.source import EXTENSION
 from data_sources.load import load_file
 from data_sources.service import create_app
+from data_sources.source import EXTENSION
 from data_sources.statements import STATEMENTS
 
 TEST_DATA = Path(__file__).parent / "data"
@@ -48,8 +49,113 @@ def fresh_db(tmp_path):
     return make
 
 
+def pick_free_port() -> int:
+    """Return a loopback port that was free a moment ago (bound to :0, released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer(ThreadedWSGIServer):
+    """A werkzeug server on 127.0.0.1:0 in a daemon thread.
+
+    ``stop()`` also cuts open keep-alive connections, so a stopped source really is
+    down for clients holding a pooled connection to it.
+    """
+
+    def __init__(self, app):
+        super().__init__("127.0.0.1", 0, app)
+        self._connections = set()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self._stopped = False
+
+    @property
+    def url(self) -> str:
+        """Base URL of the server."""
+        return f"http://127.0.0.1:{self.server_port}"
+
+    def get_request(self):
+        """Accept a connection and remember it, so stop() can cut it."""
+        connection, address = super().get_request()
+        with self._lock:
+            self._connections.add(connection)
+        return connection, address
+
+    def shutdown_request(self, request):
+        """Forget a connection once its handler is done with it."""
+        with self._lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def start(self) -> "LiveServer":
+        """Serve in the daemon thread; return self."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close the listener and every open connection (idempotent)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.shutdown()
+        self.server_close()
+        with self._lock:
+            connections, self._connections = self._connections, set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # the client closed it already
+            connection.close()
+        self._thread.join(timeout=10)
+
+
 @pytest.fixture(scope="session")
-def start_source():
+def start_server():
+    """Factory: start_server(app) -> running LiveServer, stopped at session end.
+
+    For fixtures of any scope; call ``server.stop()`` to stop it earlier.
+    """
+    servers = []
+
+    def start(app) -> LiveServer:
+        servers.append(LiveServer(app).start())
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def serve_wsgi():
+    """Factory: serve_wsgi(app) -> (base URL, stop); stopped when the test ends."""
+    servers = []
+
+    def serve(app):
+        servers.append(LiveServer(app).start())
+        return servers[-1].url, servers[-1].stop
+
+    yield serve
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A loopback port nothing listens on (for a subprocess to bind)."""
+    return pick_free_port()
+
+
+@pytest.fixture
+def closed_url(free_port) -> str:
+    """A loopback URL nothing listens on (the port was bound, then released)."""
+    return f"http://127.0.0.1:{free_port}"
+
+
+@pytest.fixture(scope="session")
+def start_source(start_server):
     """Factory: start_source(slug, db_path, **config) -> base URL of a live service.
 
     ``config`` keys are service settings (``rate_limit="2 per minute"``,
@@ -61,17 +167,12 @@ def start_source():
         overrides = {key.upper(): value for key, value in config.items()}
         overrides["DB_PATH"] = str(db_path)
         app = create_app(slug, overrides)
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        running.append((server, thread, app))
-        return f"http://127.0.0.1:{server.server_port}"
+        running.append((start_server(app), app))
+        return running[-1][0].url
 
     yield start
-    for server, thread, app in running:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+    for server, app in running:
+        server.stop()  # before its database closes
         app.extensions[EXTENSION].db.close()
 
 

@@ -11,16 +11,13 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from werkzeug.serving import make_server
 
 from aggregator import launcher
 from aggregator.app import create_app
@@ -175,28 +172,13 @@ def test_healthchecks_request_health_on_the_services_own_port(compose):
 
 
 @pytest.fixture(scope="module")
-def live_aggregator(live_sources, tmp_path_factory):
+def live_aggregator(live_sources, start_server, tmp_path_factory):
     """Base URL of the real aggregator app, on :0, over the live sources."""
     env = {f"FINSYNC_{slug.upper()}_URL": url for slug, url in live_sources.items()}
     env["FINSYNC_OUTPUT_DIR"] = str(tmp_path_factory.mktemp("output"))
-    server = make_server(
-        "127.0.0.1", 0, create_app(load_settings(env=env)), threaded=True
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
-
-
-@pytest.fixture
-def closed_port_url() -> str:
-    """Return a loopback URL where nothing listens."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    server = start_server(create_app(load_settings(env=env)))
+    yield server.url
+    server.stop()
 
 
 def run_healthcheck(service: dict, base_url: str) -> int:
@@ -221,8 +203,8 @@ def test_aggregator_healthcheck_passes_against_the_real_aggregator(
     assert run_healthcheck(compose["services"]["aggregator"], live_aggregator) == 0
 
 
-def test_healthcheck_fails_when_nothing_answers(compose, closed_port_url):
-    assert run_healthcheck(compose["services"]["pnl"], closed_port_url) != 0
+def test_healthcheck_fails_when_nothing_answers(compose, closed_url):
+    assert run_healthcheck(compose["services"]["pnl"], closed_url) != 0
 
 
 def test_aggregator_waits_for_healthy_sources(compose):

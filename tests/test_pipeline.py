@@ -95,13 +95,6 @@ def _reference_means(long: pd.DataFrame, keys: list) -> pd.DataFrame:
 # --- fixtures -------------------------------------------------------------------
 
 
-def _closed_port_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
-
-
 @pytest.fixture
 def silent_server():
     """A real TCP listener that accepts connections and never answers: a hung source."""
@@ -341,8 +334,8 @@ def test_type_mismatches_are_the_manifest_malformed_values(run):
     assert got == want
 
 
-def test_a_stopped_source_gives_a_partial_result(run):
-    result = run({}, urls={"balance_sheet": _closed_port_url()})
+def test_a_stopped_source_gives_a_partial_result(run, closed_url):
+    result = run({}, urls={"balance_sheet": closed_url})
     assert not result.complete
     status = result.sources["balance_sheet"]
     assert (status["status"], status["rows"]) == ("unavailable", 0)
@@ -354,15 +347,15 @@ def test_a_stopped_source_gives_a_partial_result(run):
     )
 
 
-def test_require_all_sources_turns_a_stopped_source_into_503(run):
+def test_require_all_sources_turns_a_stopped_source_into_503(run, closed_url):
     with pytest.raises(SourcesUnavailableError) as caught:
-        run({"require_all_sources": True}, urls={"cash_flow": _closed_port_url()})
+        run({"require_all_sources": True}, urls={"cash_flow": closed_url})
     assert caught.value.status == 503
     assert caught.value.details["sources"]["cash_flow"]["status"] == "unavailable"
 
 
-def test_no_source_answering_is_an_error(run):
-    urls = {slug: _closed_port_url() for slug in STATEMENTS}
+def test_no_source_answering_is_an_error(run, closed_url):
+    urls = {slug: closed_url for slug in STATEMENTS}
     with pytest.raises(SourcesUnavailableError):
         run({}, urls=urls)
 
@@ -445,11 +438,9 @@ def test_an_empty_selection_keeps_the_columns(run):
     ]
 
 
-def test_a_filter_whose_sources_all_failed_is_flagged(run):
+def test_a_filter_whose_sources_all_failed_is_flagged(run, closed_url):
     flt = {"field": "revenue", "op": ">", "value": 0}
-    result = run(
-        {"filters": [flt], "fields": ["cash"]}, urls={"pnl": _closed_port_url()}
-    )
+    result = run({"filters": [flt], "fields": ["cash"]}, urls={"pnl": closed_url})
     assert result.row_count == 0 and not result.complete
     assert any("every source holding revenue failed" in w for w in result.warnings)
 

@@ -1,17 +1,18 @@
 // Past runs (GET /api/runs) with their downloads and a way to load the query again.
 
-import { downloadUrl, getRuns } from "./api.js";
+import { getRuns } from "./api.js";
 import { clear, h } from "./dom.js";
 import { formatNumber, formatTimestamp, labelFor, pluralize } from "./format.js";
 
 const MAX_RUNS = 20;
 const FORMATS = ["csv", "parquet", "json"];
 
-// The runs list has no file list; the query says which formats were written
-// (CSV always is).
-function runFormats(run) {
-  const asked = (run.query && run.query.formats) || [];
-  return FORMATS.filter((f) => f === "csv" || asked.includes(f));
+// [format, URL] of the data files the run wrote, from the server's downloads;
+// only same-origin API paths become links, whatever the body says.
+function runDownloads(run) {
+  const downloads = run.downloads || {};
+  return FORMATS.filter((format) => String(downloads[format] ?? "").startsWith("/api/"))
+    .map((format) => [format, downloads[format]]);
 }
 
 export function createRunsList(root, onLoadQuery) {
@@ -37,7 +38,7 @@ export function createRunsList(root, onLoadQuery) {
   }
 
   function runRow(run) {
-    const formats = runFormats(run);
+    const downloads = runDownloads(run);
     return h("tr", { dataset: { runId: run.run_id } },
       h("td", { title: run.created_at, text: formatTimestamp(run.created_at, false) }),
       h("td", {}, h("code", { title: run.run_id, text: shortId(run.run_id) })),
@@ -46,7 +47,7 @@ export function createRunsList(root, onLoadQuery) {
         text: run.complete ? "complete" : "partial" })),
       h("td", { className: "run-query", text: describeQuery(run.query) }),
       h("td", {}, h("div", { className: "run-actions" },
-        formats.map((format) => h("a", { href: downloadUrl(run.run_id, format), download: "",
+        downloads.map(([format, url]) => h("a", { href: url, download: "",
           dataset: { format }, "aria-label": `Download run ${shortId(run.run_id)} as ${format}`,
           text: format.toUpperCase() })),
         run.query ? h("button", { type: "button", className: "btn btn-small btn-ghost", text: "Load",

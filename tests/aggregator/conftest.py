@@ -1,9 +1,21 @@
-"""Aggregator fixtures: small frames and settings for the pure stages."""
+"""Aggregator fixtures: frames, settings, results, apps, fetchers, WSGI wrappers."""
+
+import threading
+import time
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 
+from aggregator.api import EXTENSION as AGGREGATOR
+from aggregator.app import create_app as create_aggregator_app
 from aggregator.config import load_settings
+from aggregator.fanout import Fetcher
+from aggregator.planner import plan_queries
+from aggregator.query import parse_query
+from aggregator.result import RunResult, new_run_id
+from data_sources.service import create_app as create_source_app
+from data_sources.source import EXTENSION
 
 
 @pytest.fixture
@@ -21,25 +33,6 @@ def frame():
 def settings():
     """Settings from the bundled config.json, independent of the environment."""
     return load_settings(env={})
-
-
-# --- Aggregator service fixtures: real servers, settings, fetchers, apps ----------
-
-import socket  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from types import SimpleNamespace  # noqa: E402
-
-from werkzeug.serving import make_server  # noqa: E402
-
-from aggregator.api import EXTENSION as AGGREGATOR  # noqa: E402
-from aggregator.app import create_app as create_aggregator_app  # noqa: E402
-from aggregator.fanout import Fetcher  # noqa: E402
-from aggregator.planner import plan_queries  # noqa: E402
-from aggregator.query import parse_query  # noqa: E402
-from aggregator.result import RunResult, new_run_id  # noqa: E402
-from data_sources.source import EXTENSION  # noqa: E402
-from data_sources.service import create_app as create_source_app  # noqa: E402
 
 
 class SlowMiddleware:
@@ -110,41 +103,6 @@ def source_app():
     yield build
     for app in apps:
         app.extensions[EXTENSION].db.close()
-
-
-@pytest.fixture
-def serve_wsgi():
-    """Factory: serve_wsgi(app) -> (base URL, stop); real HTTP on 127.0.0.1:0."""
-    stops = []
-
-    def serve(app):
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        done = threading.Event()
-
-        def stop():
-            if not done.is_set():
-                done.set()
-                server.shutdown()
-                server.server_close()
-                thread.join(timeout=10)
-
-        stops.append(stop)
-        return f"http://127.0.0.1:{server.server_port}", stop
-
-    yield serve
-    for stop in stops:
-        stop()
-
-
-@pytest.fixture
-def closed_url() -> str:
-    """A loopback URL nothing listens on (the port was bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture

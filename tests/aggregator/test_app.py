@@ -185,12 +185,27 @@ def test_runs_are_listed_and_read_back(agg_url):
     second = post(agg_url, {**QUERY, "group_by": "company_period"}).json()
     listed = requests.get(f"{agg_url}/api/runs", timeout=30).json()["runs"]
     assert {run["run_id"] for run in listed} == {first["run_id"], second["run_id"]}
-    assert set(listed[0]) == {"run_id", "created_at", "row_count", "complete", "query"}
+    summary_keys = {"run_id", "created_at", "row_count", "complete", "query"}
+    assert set(listed[0]) == summary_keys | {"downloads"}
+    by_id = {run["run_id"]: run for run in listed}
+    assert by_id[first["run_id"]]["downloads"] == first["downloads"]
+    assert by_id[second["run_id"]]["downloads"] == second["downloads"]
     manifest = requests.get(f"{agg_url}/api/runs/{first['run_id']}", timeout=30).json()
     assert manifest["run_id"] == first["run_id"]
     assert manifest["downloads"] == first["downloads"]
     assert set(manifest["files"]) == {"csv", "rejected"}
     assert manifest["sources"] == first["sources"]
+
+
+def test_runs_list_offers_exactly_the_files_each_run_wrote(agg_url):
+    body = post(agg_url, {**QUERY, "formats": ["parquet", "json"]}).json()
+    (listed,) = requests.get(f"{agg_url}/api/runs", timeout=30).json()["runs"]
+    run = f"/api/runs/{body['run_id']}/download"
+    kinds = ["csv", "parquet", "json", "rejected", "manifest"]
+    assert listed["downloads"] == {kind: f"{run}?format={kind}" for kind in kinds}
+    assert list(listed["downloads"]) == kinds
+    for kind, url in listed["downloads"].items():
+        assert requests.get(f"{agg_url}{url}", timeout=30).status_code == 200, kind
 
 
 def test_runs_limit_is_validated(agg_url, assert_error):
@@ -276,6 +291,11 @@ def test_openapi_is_a_valid_document_covering_every_endpoint(agg_url):
     }  # fmt: skip
     request = document["components"]["schemas"]["AggregateRequest"]
     assert "revenue" in request["properties"]["fields"]["items"]["enum"]
+    summary = document["components"]["schemas"]["RunSummary"]
+    assert summary["required"] == ["run_id", "downloads"]
+    assert summary["properties"]["downloads"]["additionalProperties"] == {
+        "type": "string"
+    }
 
 
 def test_health_and_the_dashboard(agg_url):

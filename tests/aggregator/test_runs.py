@@ -23,24 +23,49 @@ def out_dir(tmp_path):
     return folder
 
 
-def test_list_runs_is_newest_first_with_summaries(make_result, out_dir):
+def test_list_manifests_is_newest_first_with_summaries(make_result, out_dir):
     older = make_result(created_at="2024-05-06T07:08:09Z")
     newer = make_result(created_at="2024-05-06T08:08:09Z")
     write_outputs(older, out_dir, NOW)
-    write_outputs(newer, out_dir, NOW + timedelta(hours=1))
-    listed = runs.list_runs(out_dir)
+    paths = write_outputs(newer, out_dir, NOW + timedelta(hours=1))
+    listed = runs.list_manifests(out_dir)
     assert [run["run_id"] for run in listed] == [newer.run_id, older.run_id]
-    assert listed[0] == {
+    assert listed[0] == json.loads(paths["manifest"].read_text())
+    assert runs.summarize(listed[0]) == {
         "run_id": newer.run_id,
         "created_at": "2024-05-06T08:08:09Z",
         "row_count": 2,
         "complete": True,
         "query": newer.query.to_dict(),
     }
-    assert len(runs.list_runs(out_dir, limit=1)) == 1
+    assert len(runs.list_manifests(out_dir, limit=1)) == 1
 
 
-def test_list_runs_skips_unreadable_and_unfinished_manifests(
+def test_download_kinds_are_the_files_written_plus_the_manifest(make_result, out_dir):
+    result = make_result()
+    paths = write_outputs(result, out_dir, NOW, ("json",))
+    manifest = runs.read_run(out_dir, result.run_id)
+    assert runs.download_kinds(manifest) == ["csv", "json", "rejected", "manifest"]
+    assert set(runs.download_kinds(manifest)) == set(paths)
+
+
+@pytest.mark.parametrize(
+    "manifest, kinds",
+    [
+        ({"run_id": "../etc", "files": {"csv": {"name": "x.csv"}}}, []),
+        ({"files": {"csv": {"name": "x.csv"}}}, []),
+        ({"run_id": "0123456789ab", "files": ["csv"]}, ["manifest"]),
+        (
+            {"run_id": "0123456789ab", "files": {"xlsx": {}, "csv": {}}},
+            ["csv", "manifest"],
+        ),
+    ],
+)
+def test_download_kinds_offer_only_what_a_url_can_reach(manifest, kinds):
+    assert runs.download_kinds(manifest) == kinds
+
+
+def test_list_manifests_skips_unreadable_and_unfinished_manifests(
     make_result, out_dir, caplog
 ):
     write_outputs(make_result(), out_dir, NOW)
@@ -51,9 +76,9 @@ def test_list_runs_skips_unreadable_and_unfinished_manifests(
     )
     unfinished.touch()
     with caplog.at_level(logging.WARNING, logger="aggregator.runs"):
-        assert len(runs.list_runs(out_dir)) == 1
+        assert len(runs.list_manifests(out_dir)) == 1
     assert "unreadable manifest" in caplog.text
-    assert runs.list_runs(out_dir / "missing") == []
+    assert runs.list_manifests(out_dir / "missing") == []
 
 
 def test_read_run_returns_the_manifest(make_result, out_dir):
@@ -138,6 +163,6 @@ def test_a_symlinked_manifest_is_not_a_run(make_result, tmp_path, out_dir):
     elsewhere = tmp_path / "elsewhere"
     paths = write_outputs(result, elsewhere, NOW)
     (out_dir / paths["manifest"].name).symlink_to(paths["manifest"])
-    assert runs.list_runs(out_dir) == []
+    assert runs.list_manifests(out_dir) == []
     with pytest.raises(NotFoundError, match="No run with that id"):
         runs.read_run(out_dir, result.run_id)

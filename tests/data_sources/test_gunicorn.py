@@ -1,8 +1,8 @@
 """Smoke tests: a statement service under gunicorn (as launcher and compose run it)
-and under the Flask development server."""
+and under the Flask development server; what the gunicorn config files set."""
 
 import os
-import socket
+import runpy
 import subprocess
 import sys
 import time
@@ -11,13 +11,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from aggregator.launcher import gunicorn_command
+
 REPO = Path(__file__).parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+CONFIGS = ("data_sources/gunicorn.conf.py", "aggregator/gunicorn.conf.py")
 
 
 def _wait_for_health(url: str, process, deadline_s: float = 60) -> dict:
@@ -31,28 +28,52 @@ def _wait_for_health(url: str, process, deadline_s: float = 60) -> dict:
     raise AssertionError("gunicorn did not become healthy in time")
 
 
+def _load_config(relative: str, monkeypatch, **env) -> dict:
+    """Return the settings a gunicorn config file defines under ``env``."""
+    for name in ("FINSYNC_STATEMENT", "FINSYNC_PORT", "FINSYNC_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    # gunicorn reads the file in a fresh process: import the shared module afresh too
+    monkeypatch.delitem(sys.modules, "data_sources.gunicorn_common", raising=False)
+    return runpy.run_path(str(REPO / relative))
+
+
+@pytest.mark.parametrize("relative", CONFIGS)
+def test_both_configs_share_the_common_settings(relative, monkeypatch):
+    config = _load_config(relative, monkeypatch, FINSYNC_LOG_LEVEL="WARNING")
+    assert (config["worker_class"], config["preload_app"]) == ("gthread", False)
+    assert config["accesslog"] is None and config["control_socket_disable"] is True
+    assert config["logconfig_dict"]["root"]["level"] == "WARNING"
+
+
+def test_statement_config_binds_and_sizes_from_the_environment(monkeypatch):
+    env = {"FINSYNC_STATEMENT": "pnl", "FINSYNC_WORKERS": "3", "FINSYNC_THREADS": ""}
+    config = _load_config(CONFIGS[0], monkeypatch, **env)
+    assert config["bind"] == ["127.0.0.1:5001"]
+    assert (config["workers"], config["threads"], config["timeout"]) == (3, 4, 30)
+
+
+def test_aggregator_config_binds_and_sizes_from_the_environment(monkeypatch):
+    env = {"FINSYNC_AGGREGATOR_PORT": "9123", "FINSYNC_AGG_THREADS": "6"}
+    config = _load_config(CONFIGS[1], monkeypatch, **env)
+    assert config["bind"] == ["127.0.0.1:9123"]
+    assert (config["workers"], config["threads"], config["timeout"]) == (2, 6, 120)
+
+
 @pytest.mark.slow
-def test_gunicorn_serves_a_statement(tiny_dbs):
-    port = _free_port()
+def test_gunicorn_serves_a_statement(tiny_dbs, free_port):
     env = {
         **os.environ,
         "FINSYNC_DB_PATH": str(tiny_dbs["cash_flow"]),
-        "FINSYNC_PORT": str(port),
         "FINSYNC_WORKERS": "1",
         "FINSYNC_THREADS": "2",
     }
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--config",
-        "data_sources/gunicorn.conf.py",
-        "data_sources.service:create_app('cash_flow')",
-    ]
+    command = gunicorn_command("cash_flow", "127.0.0.1", free_port, sys.executable)
     process = subprocess.Popen(
         command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{free_port}"
     try:
         health = _wait_for_health(url, process)
         assert (health["status"], health["statement"], health["rows"]) == (
@@ -77,15 +98,15 @@ def test_gunicorn_serves_a_statement(tiny_dbs):
 
 
 @pytest.mark.slow
-def test_dev_server_serves_a_statement(tiny_dbs):
-    port = _free_port()
+def test_dev_server_serves_a_statement(tiny_dbs, free_port):
     env = {**os.environ, "FINSYNC_DB_PATH": str(tiny_dbs["pnl"])}
-    command = [sys.executable, "-m", "data_sources.service", "pnl", "--port", str(port)]
+    port = str(free_port)
+    command = [sys.executable, "-m", "data_sources.service", "pnl", "--port", port]
     process = subprocess.Popen(
         command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
-        health = _wait_for_health(f"http://127.0.0.1:{port}", process)
+        health = _wait_for_health(f"http://127.0.0.1:{free_port}", process)
         assert (health["statement"], health["rows"]) == ("pnl", 12)
     finally:
         process.terminate()

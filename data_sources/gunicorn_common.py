@@ -1,0 +1,54 @@
+"""The gunicorn settings every FinSync process shares (statement services, aggregator).
+
+Each ``gunicorn.conf.py`` star-imports the names in ``__all__``, so gunicorn reads them
+as its own settings, and adds what differs per process: bind address, worker counts
+and time-outs.
+"""
+
+import os
+
+__all__ = [
+    "worker_class",
+    "preload_app",
+    "keepalive",
+    "accesslog",
+    "control_socket_disable",
+    "logconfig_dict",
+]
+
+worker_class = "gthread"
+# Each worker builds its own app (SQLite connections, fetch pool, HTTP sessions,
+# rate-limit storage) after the fork: never preload, or threads and connections made
+# in the master would be lost or shared in the workers.
+preload_app = False
+keepalive = 30
+accesslog = None  # data_sources.request_log writes one structured line per request
+# The three services and the aggregator run side by side: one shared default control
+# socket path would make them fight over it.
+control_socket_disable = True
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+    },
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "root": {
+        "level": os.environ.get("FINSYNC_LOG_LEVEL", "INFO"),
+        "handlers": ["stderr"],
+    },
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
+    },
+}
+
+
+def env_int(name: str, default: int) -> int:
+    """Return env variable ``name`` as an int; ``default`` when unset or empty."""
+    return int(os.environ.get(name) or default)
