@@ -36,7 +36,7 @@ DEFAULTS = {
     "cache_size": 128,
     "cache_ttl": 300.0,
     "rate_limit": "120 per minute",
-    "page_size": 1000,
+    "page_size": 50000,
     "connect_timeout": 2.0,
     "read_timeout": 10.0,
 }
