@@ -1,0 +1,1 @@
+"""FinSync benchmarks: ``python -m bench`` (see bench/RESULTS.md)."""
