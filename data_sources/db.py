@@ -1,7 +1,9 @@
 """Read-only SQLite access: pooled connections, authorizer, time limit and row cap."""
 
+import functools
 import itertools
 import logging
+import re
 import sqlite3
 import time
 from collections import deque
@@ -33,6 +35,20 @@ _PROGRESS_STEPS = 4000
 _MAX_VALUE_BYTES = 1_000_000
 # OperationalError messages that describe the server, not the caller's SQL.
 _SERVER_FAULTS = ("locked", "busy", "disk i/o", "unable to open", "malformed", "memory")
+#: Prefix of the parameters the page wrapper binds; queries may not use it.
+RESERVED_PARAM_PREFIX = "__finsync_"
+_LIMIT_PARAM = f"{RESERVED_PARAM_PREFIX}limit"
+_OFFSET_PARAM = f"{RESERVED_PARAM_PREFIX}offset"
+_PAGE_CLAUSE = f"LIMIT :{_LIMIT_PARAM} OFFSET :{_OFFSET_PARAM}"
+# SQLite's lexical classes that can hide ";", "(", ")" or LIMIT: blanks, comments,
+# quoted strings and identifiers; then words, parentheses and anything else.
+_TOKEN = re.compile(
+    r"""(?P<blank>\s+|--[^\n]*|/\*.*?(?:\*/|\Z))
+    |(?P<quoted>'(?:[^']|'')*'?|"(?:[^"]|"")*"?|`(?:[^`]|``)*`?|\[[^\]]*\]?)
+    |(?P<word>[\w$]+)|(?P<open>\()|(?P<close>\))|(?P<semi>;)|(?P<other>.)""",
+    re.S | re.X,
+)
+_DEDUPED_NAME = re.compile(r"(.*):\d+", re.S)
 
 
 @dataclass(frozen=True)
@@ -128,14 +144,26 @@ class Database:
     def run(self, sql, params, offset, limit, version, ctes=frozenset()) -> Page:
         """Run one SELECT; return rows ``offset .. offset+limit``, more or not.
 
+        LIMIT/OFFSET are bound into the SQL (one row more, to see if more follow) so
+        SQLite skips the earlier rows, unless its plan sorts (see _sorts_on_top).
         ``ctes`` names the query's common table expressions, which it may also read.
         """
+        if any(name.startswith(RESERVED_PARAM_PREFIX) for name in params):
+            raise InvalidQueryError(
+                f"parameter names starting with {RESERVED_PARAM_PREFIX} are reserved"
+            )
+        paged, wrapped = page_sql(sql)
+        bound = {**params, _LIMIT_PARAM: limit + 1, _OFFSET_PARAM: offset}
         handle = self._acquire(version.inode)
         handle.start(self.time_limit_s, ctes)
         cursor = None
         try:
-            cursor = handle.conn.execute(sql, params)
-            rows = list(itertools.islice(cursor, offset, offset + limit + 1))
+            if wrapped or not _sorts_on_top(handle.conn, paged, bound):
+                cursor = handle.conn.execute(paged, bound)
+                rows = cursor.fetchmany(limit + 1)  # the cap holds whatever SQL says
+            else:
+                wrapped, cursor = False, handle.conn.execute(sql, params)
+                rows = list(itertools.islice(cursor, offset, offset + limit + 1))
             columns = [item[0] for item in cursor.description or ()]
         except (sqlite3.Error, sqlite3.Warning) as exc:
             raise _translate(exc, handle, self.time_limit_s) from exc
@@ -143,6 +171,8 @@ class Database:
             if cursor is not None:
                 cursor.close()
             self._release(handle)
+        if wrapped:
+            columns = _undo_renames(columns)
         return Page(columns, rows[:limit], len(rows) > limit)
 
     def count_rows(self, version: DataVersion) -> int:
@@ -180,6 +210,58 @@ class Database:
             return _Connection(self.path, self.table, inode)
         except sqlite3.Error as exc:
             raise ServiceUnavailableError("database is not available") from exc
+
+
+@functools.lru_cache(maxsize=512)
+def page_sql(sql: str) -> tuple:
+    """Return (``sql`` with bound LIMIT/OFFSET parameters, wrapped as subquery or not).
+
+    ``sql`` already passed the guard; the authorizer still checks what it reads. A
+    query with its own top-level LIMIT becomes a subquery (its LIMIT still applies,
+    computed the same way for every page); any other gets the clause appended,
+    which keeps its column names and ORDER BY.
+    """
+    body, has_limit = _statement_body(sql)
+    if has_limit:
+        return f"SELECT * FROM (\n{body}\n) {_PAGE_CLAUSE}", True
+    return f"{body}\n{_PAGE_CLAUSE}", False
+
+
+def _sorts_on_top(conn, paged: str, params: dict) -> bool:
+    # SQLite sorts ORDER BY ... LIMIT n OFFSET m by keeping n+m rows in a B-tree:
+    # quick for early pages, several times slower than one full sort for deep ones
+    # (and it may order ties differently). Such queries skip rows as before.
+    plan = conn.execute(f"EXPLAIN QUERY PLAN {paged}", params).fetchall()
+    return any("TEMP B-TREE" in row[3] and "ORDER BY" in row[3] for row in plan)
+
+
+def _statement_body(sql: str) -> tuple:
+    # Cut trailing semicolons and comments; note a LIMIT outside any parentheses.
+    depth, end, has_limit = 0, 0, False
+    for match in _TOKEN.finditer(sql):
+        kind = match.lastgroup
+        if kind in ("blank", "semi"):
+            continue
+        end = match.end()
+        if kind == "open":
+            depth += 1
+        elif kind == "close":
+            depth -= 1
+        elif kind == "word" and depth == 0 and match.group().lower() == "limit":
+            has_limit = True
+    return sql[:end], has_limit
+
+
+def _undo_renames(columns: list) -> list:
+    # SELECT * over a subquery renames a repeated column "a" to "a:1", "a:2", ...
+    seen, names = set(), []
+    for name in columns:
+        match = _DEDUPED_NAME.fullmatch(name)
+        if match and match.group(1).lower() in seen:
+            name = match.group(1)
+        seen.add(name.lower())
+        names.append(name)
+    return names
 
 
 def _translate(exc, handle: _Connection, time_limit_s: float) -> Exception:

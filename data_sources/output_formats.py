@@ -48,6 +48,11 @@ def page_response(fmt: str, envelope: dict, types=None) -> Response:
     return response
 
 
+def warm_up() -> None:
+    """Encode a tiny Arrow page now, so pyarrow's lazy imports (pandas) run at start."""
+    _arrow_body(["real", "text"], [(1.0, "a")], {"real": "REAL", "text": "TEXT"})
+
+
 def _plain(value):
     if isinstance(value, bytes):
         return value.hex()

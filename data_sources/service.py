@@ -6,7 +6,7 @@ import sys
 
 from flask import Flask
 
-from data_sources import api
+from data_sources import api, output_formats
 from data_sources.source import EXTENSION, Source
 from data_sources.config import load_settings
 from data_sources.errors import ConfigError, register_error_handlers
@@ -26,6 +26,7 @@ def create_app(statement=None, test_config=None) -> Flask:
     app.extensions[EXTENSION] = Source.from_settings(settings)
     init_rate_limit(app, settings["RATE_LIMIT"])
     app.register_blueprint(api.bp)
+    output_formats.warm_up()  # else each worker's first Arrow page pays the imports
     return app
 
 
