@@ -4,6 +4,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from aggregator.periods import normalise_periods
 from aggregator.sqlgen import ROWS_ALIAS
@@ -12,7 +14,9 @@ PART_SUFFIXES = ("sum", "count", "min", "max")
 MAX_EXAMPLES = 3
 MAX_MISMATCH_ROWS = 20
 _CURRENCY = r"[$€£¥]|\s"
-_AMOUNT = r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+# ASCII digits only: other Unicode digits used to pass the check and then parse to
+# NaN, silently dropping the value instead of reporting a type mismatch.
+_AMOUNT = r"[+-]?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?"
 
 
 class ResultShapeError(ValueError):
@@ -40,15 +44,36 @@ def parse_amounts(values: pd.Series) -> tuple:
     """Parse text amounts ("1,234.50", "(200.00)", "-$5") -> (floats, bad mask)."""
     text = values.astype("str").where(values.notna()).str.strip()
     negative = text.str.fullmatch(r"\(.*\)").fillna(False)
-    inner = text.where(~negative, text.str.slice(1, -1))
-    cleaned = inner.str.replace(_CURRENCY, "", regex=True)
+    inner = _only_where(text, negative, lambda part: part.str.slice(1, -1))
+    # Most values hold no currency symbol or space: strip only those that do.
+    odd = inner.str.contains(_CURRENCY, regex=True).fillna(False)
+    cleaned = _only_where(
+        inner, odd, lambda part: part.str.replace(_CURRENCY, "", regex=True)
+    )
     valid = cleaned.str.fullmatch(_AMOUNT).fillna(False)
     valid &= ~(negative & cleaned.str.match(r"[+-]").fillna(False))
     digits = cleaned.where(valid).str.replace(",", "", regex=False)
-    numbers = pd.to_numeric(digits, errors="coerce").astype("float64")
+    numbers = _to_float(digits)
     numbers = numbers.where(~negative, -numbers)
     blank = text.isna() | (text == "")
     return numbers, (~blank & ~valid).to_numpy()
+
+
+def _only_where(text: pd.Series, mask: pd.Series, change) -> pd.Series:
+    """Return ``text`` with ``change`` applied to the rows ``mask`` selects only."""
+    if not mask.any():
+        return text
+    out = text.copy()
+    out[mask] = change(text[mask])
+    return out
+
+
+def _to_float(digits: pd.Series) -> pd.Series:
+    """Return validated ASCII number text (or null) as float64, parsed by Arrow."""
+    parsed = pc.cast(pa.array(digits.array, type=pa.string()), pa.float64())
+    return pd.Series(
+        parsed.to_numpy(zero_copy_only=False), index=digits.index, dtype="float64"
+    )
 
 
 def to_numbers(values: pd.Series) -> tuple:

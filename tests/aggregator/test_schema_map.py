@@ -33,6 +33,10 @@ def test_text_amounts_parse_vectorised(frame):
         ("3,333,O76.48", np.nan, True),
         ("12,34", np.nan, True),
         ("(-5)", np.nan, True),
+        ("(1,234)", -1234.0, False),
+        ("€ 12", 12.0, False),
+        ("+7", 7.0, False),
+        ("١٢٣", np.nan, True),
     )
     values, bad = parse_amounts(cases["text"])
     assert_series_equal(values, cases["value"].astype("float64"), check_names=False)
