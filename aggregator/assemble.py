@@ -57,6 +57,24 @@ class SourceData:
     warnings: tuple = ()
 
 
+def concat_chunks(frames: dict) -> dict:
+    """Return source -> {kind: frame}, each kind's query frames stacked in order."""
+    return {
+        name: {kind: _stack(parts) for kind, parts in kinds.items()}
+        for name, kinds in frames.items()
+    }
+
+
+def _stack(parts: list) -> pd.DataFrame:
+    if len(parts) == 1:
+        return parts[0]
+    # Empty chunks are left out: their column dtypes may differ from the others'.
+    filled = [p for p in parts if not p.empty] or parts[:1]
+    if len(filled) == 1:
+        return filled[0]
+    return pd.concat(filled, ignore_index=True)
+
+
 def normalise_source(source_plan, source, frames: dict, resolver, scope) -> SourceData:
     """Map, resolve and filter one source's frames (``frames`` keyed by kind)."""
     if source_plan.mode == "partial":

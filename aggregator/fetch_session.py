@@ -88,7 +88,7 @@ class FetchSession:
         return {n: r.frame for n, r in self._keys.items() if n not in self.failures}
 
     def frames_for(self, plan) -> dict:
-        """Return source -> {kind: frame} for ``plan``'s live sources."""
+        """Return source -> {kind: [frame per query, in plan order]} of live sources."""
         wanted = {
             k: q for k, q in plan.queries.items() if q.source not in self.failures
         }
@@ -105,7 +105,8 @@ class FetchSession:
             if query.source not in self.failures:
                 result = self._data[key][1]
                 self._note(query.source, result)
-                frames.setdefault(query.source, {})[query.kind] = result.frame
+                kinds = frames.setdefault(query.source, {})
+                kinds.setdefault(query.kind, []).append(result.frame)
         return frames
 
     def status(self, participants, rows: dict) -> dict:

@@ -19,7 +19,7 @@ def run_aggregation(query, settings, registry, fetcher, now) -> RunResult:
     companies, query_fixes = resolve_requested(query, registry)
     session = FetchSession(fetcher)
     plan = _fetch(query, settings, registry, session, companies)
-    frames = session.frames_for(plan)
+    frames = assemble.concat_chunks(session.frames_for(plan))
     asked = list(plan.sources)
     scope = assemble.Scope(companies, query.period_start, query.period_end)
     datas = _normalise(plan, settings, registry, frames, session, scope)

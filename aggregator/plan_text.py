@@ -77,6 +77,7 @@ def aggregator_steps(query, settings, sources: dict) -> tuple:
             steps.append(f"parse text amounts ({name})")
         if source.unit_scale != 1:
             steps.append(f"scale amounts by {source.unit_scale:g} ({name})")
+    steps += _chunk_steps(sources)
     steps.append("normalise periods to ISO period-end dates")
     steps += _filter_steps(query, sources)
     partial = [n for n, sp in sources.items() if sp.mode == "partial"]
@@ -104,4 +105,15 @@ def _filter_steps(query, sources: dict) -> list:
     period = query.period_start or query.period_end
     if period and not all(sp.period_in_sql for sp in sources.values()):
         steps.append("keep only periods in the requested range")
+    return steps
+
+
+def _chunk_steps(sources: dict) -> list:
+    """Return a step per query kind split over several queries to keep URLs short."""
+    steps = []
+    for name, sp in sources.items():
+        kinds = [q.split(":")[1] for q in sp.queries if q.count(":") == 2]
+        for kind in dict.fromkeys(kinds):
+            parts = 1 + kinds.count(kind)
+            steps.append(f"stack the {parts} {kind} queries' rows ({name})")
     return steps

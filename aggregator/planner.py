@@ -12,6 +12,7 @@ so only their own source's filters apply to them.
 """
 
 from dataclasses import dataclass, field, replace
+from urllib.parse import urlencode
 
 from aggregator import sqlgen
 from aggregator.plan_text import aggregator_steps, describe_plan
@@ -20,6 +21,10 @@ FILTER_SEMANTICS = " ".join(__doc__.split("\n\n")[1].split())
 # An IN list longer than this would push the GET URL past common request-line limits
 # (gunicorn: 4094 bytes), so the company filter then runs at the aggregator instead.
 MAX_PUSHED_KEY_CHARS = 1200
+# Budget for one query's URL-encoded ``q=<sql>&<params>``: well under gunicorn's
+# 4094-byte request line (path, limit and cursor need the rest) and far under the
+# services' 20,000-character SQL limit. Longer lists of raw keys are split.
+MAX_REQUEST_BYTES = 3000
 KINDS = ("partial", "rows", "discrepancy", "rejected", "keys", "raw")
 
 
@@ -235,10 +240,53 @@ def _build_queries(query, source, plan, keys, rejected_keys: dict) -> dict:
         )
     rejected = rejected_keys.get(name)
     if rejected:
-        where = conditions + [sqlgen.key_predicate(source, rejected, base, "r")]
-        sql = sqlgen.select_rows(source, columns, where)
-        out[f"{name}:rejected"] = SourceQuery(name, sql, dict(base.values), "rejected")
+        out.update(_rejected_queries(source, columns, conditions, base, rejected))
     return out
+
+
+def request_size(query: SourceQuery) -> int:
+    """Return the bytes of ``query``'s URL-encoded SQL and params."""
+    return len(urlencode({"q": query.sql, **query.params}))
+
+
+def _rejected_queries(source, columns, conditions, base, keys) -> dict:
+    """Return the rejected-rows queries, split so each stays in the size budget."""
+
+    def build(chunk) -> SourceQuery:
+        params = sqlgen.Params(dict(base.values), dict(base.counts))
+        where = conditions + [sqlgen.key_predicate(source, chunk, params, "r")]
+        sql = sqlgen.select_rows(source, columns, where)
+        return SourceQuery(source.name, sql, dict(params.values), "rejected")
+
+    built = _split_keys(build, list(keys), MAX_REQUEST_BYTES)
+    names = [f"{source.name}:rejected"]
+    names += [f"{source.name}:rejected:{i}" for i in range(1, len(built))]
+    return dict(zip(names, built))
+
+
+def _split_keys(build, keys: list, limit: int) -> list:
+    """Return queries from ``build(chunk)`` over consecutive chunks of ``keys``."""
+    first = build(keys[:1])
+    room = limit - request_size(first)
+    queries, chunk, used = [], [], 0
+    for key in keys:
+        # Each more key adds ", :rN" to the SQL and "&rN=<key>" to the params.
+        cost = len(urlencode({"q": f", :r{len(chunk)}", f"r{len(chunk)}": key})) + 1
+        if chunk and used + cost > room:
+            queries += _checked(build, chunk, limit)
+            chunk, used = [], 0
+        chunk.append(key)
+        used += cost
+    return queries + _checked(build, chunk, limit)
+
+
+def _checked(build, chunk: list, limit: int) -> list:
+    """Return ``build(chunk)``, halving the chunk while the estimate fell short."""
+    query = build(chunk)
+    if len(chunk) < 2 or request_size(query) <= limit:
+        return [query]
+    half = len(chunk) // 2
+    return _checked(build, chunk[:half], limit) + _checked(build, chunk[half:], limit)
 
 
 def _partial_query(source, plan, conditions, params) -> SourceQuery:

@@ -21,6 +21,7 @@ from aggregator.errors import SourcesUnavailableError, UnknownCompanyError
 from aggregator.fanout import Fetcher
 from aggregator.pipeline import explain_plan, run_aggregation
 from aggregator.query import parse_query
+from data_sources.load import load_file, load_rows
 from data_sources.statements import STATEMENTS
 
 NOW = datetime(2024, 11, 5, 12, 30, tzinfo=timezone.utc)
@@ -287,6 +288,36 @@ def test_rejected_keys_are_the_manifest_unknown_keys(run):
         u["raw"] for u in MANIFEST["unknown_keys"] if u["kind"] == "digits_differ"
     }
     assert digit_twins <= {r["raw"] for r in result.rejections}
+
+
+def test_many_rejected_keys_are_all_listed_in_a_complete_run(
+    run, start_source, tmp_path
+):
+    spec = STATEMENTS["pnl"]
+    sample = json.loads(spec.sample_path.read_text())
+    unknown = [f"Nobody Trading {i:04d} & Co" for i in range(600)]
+    extra = [
+        {**sample[i % len(sample)], spec.key_column: raw}
+        for i, raw in enumerate(unknown)
+    ]
+    db_path = tmp_path / "pnl.db"
+    load_file(spec, spec.sample_path, db_path)
+    load_rows(spec, extra, db_path)
+    # The services' SQL length limit, lowered so one IN list of 600 keys is refused.
+    url = start_source("pnl", db_path, max_sql_length=3000)
+    result = run({"fields": ["revenue", "net_income"]}, urls={"pnl": url})
+    assert result.complete and result.sources["pnl"]["status"] == "ok"
+    queries = [q for q in result.plan.queries.values() if q.kind == "rejected"]
+    assert len([q for q in queries if q.source == "pnl"]) > 1
+    got = {r["raw"]: r["rows"] for r in result.rejections if r["source"] == "pnl"}
+    want = {u["raw"] for u in MANIFEST["unknown_keys"] if u["source"] == "pnl"}
+    assert set(got) == want | set(unknown)
+    assert all(got[raw] == 1 for raw in unknown)
+    rejected = result.rejected[result.rejected["source"] == "pnl"]
+    assert set(unknown) <= set(rejected["raw_key"])
+    assert len(rejected) == len(extra) + sum(
+        u["source"] == "pnl" for u in MANIFEST["unknown_keys"]
+    )
 
 
 def test_corrections_cover_the_manifest_messy_keys(run):

@@ -1,10 +1,17 @@
 """Planner: per-source SQL for each filter kind, period format, key filter, explain."""
 
 import sqlite3
+from urllib.parse import urlencode
 
 import pytest
 
-from aggregator.planner import FILTER_SEMANTICS, plan_key_queries, plan_queries
+from aggregator.planner import (
+    FILTER_SEMANTICS,
+    MAX_REQUEST_BYTES,
+    plan_key_queries,
+    plan_queries,
+    request_size,
+)
 from aggregator.query import parse_query
 from data_sources.statements import STATEMENTS
 
@@ -150,6 +157,47 @@ def test_key_filter_and_rejected_keys(settings):
     assert result.queries["pnl:rejected"].params == {"r0": "ZZQX9999"}
     assert where(result.queries["pnl:rejected"].sql) == '"company_id" IN (:r0)'
     assert result.sources["pnl"].companies_in_sql
+
+
+def test_a_long_rejected_key_list_is_split_into_bounded_queries(settings):
+    raws = [f"Unknown Co #{i} & Sons/{'x' * (i % 7)}" for i in range(5518)]
+    body = {
+        "fields": ["revenue"],
+        "filters": [{"field": "revenue", "op": ">", "value": 10}],
+        "period": {"start": "2023-01-01", "end": "2024-12-31"},
+    }
+    result = plan(settings, body, rejected_keys={"pnl": raws})
+    names = [n for n in result.queries if n.startswith("pnl:rejected")]
+    assert len(names) > 10
+    assert names == ["pnl:rejected"] + [
+        f"pnl:rejected:{i}" for i in range(1, len(names))
+    ]
+    listed = []
+    for name in names:
+        query = result.queries[name]
+        assert query.kind == "rejected" and query.source == "pnl"
+        assert request_size(query) <= MAX_REQUEST_BYTES
+        line = urlencode({"q": query.sql, "limit": 1000, **query.params})
+        assert len(line) < 3500 and len(query.sql) < 20000
+        assert {"p0": 10.0, "period_start": "2023-01-01"}.items() <= (
+            query.params.items()
+        )
+        assert ":p0" in query.sql and ":period_start" in query.sql
+        keys = [v for k, v in query.params.items() if k.startswith("r")]
+        assert where(query.sql).count(":r") == len(keys)
+        listed += keys
+    assert listed == raws
+    assert set(names) <= set(result.sources["pnl"].queries)
+    shown = [q["name"] for q in result.to_dict()["sources"]["pnl"]["queries"]]
+    assert [n for n in shown if n.startswith("pnl:rejected")] == names
+    assert f"stack the {len(names)} rejected queries' rows (pnl)" in (
+        result.at_aggregator
+    )
+
+
+def test_a_short_rejected_key_list_stays_one_query(settings):
+    result = plan(settings, {}, rejected_keys={"pnl": ["ZZQX9999", "NOPE0001"]})
+    assert [n for n in result.queries if "rejected" in n] == ["pnl:rejected"]
 
 
 def test_rows_mode_fetches_rejected_keys_with_the_requested_ones(settings):
