@@ -1,6 +1,6 @@
 """Plan per-source SQL for a canonical query: projection, predicates, partial sums.
 
-Filters select (company, period) observations; this paragraph goes into every plan.
+Filters select (company, period) observations.
 A filter on field F is evaluated on each row of every source that holds F, against
 that row's own value; a missing value fails, as in SQL. It runs in the source's SQL
 when the declared type allows (numeric thresholds divided by the source's
@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from aggregator import sqlgen
 from aggregator.plan_text import aggregator_steps, describe_plan
 
+# The second paragraph of this docstring is sent with every plan, word for word.
 FILTER_SEMANTICS = " ".join(__doc__.split("\n\n")[1].split())
 # An IN list longer than this would push the GET URL past common request-line limits
 # (gunicorn: 4094 bytes), so the company filter then runs at the aggregator instead.
