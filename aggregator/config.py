@@ -215,7 +215,7 @@ def _build_source(slug, raw, labels, declared, env) -> SourceConfig:
     if spec is None and not given:
         problem = "unknown source: not in statements.py and no sources entry"
         fail(labels, ("schema_mapping", slug), problem)
-    merged = {**(_inferred_source(spec) if spec else {}), **given}
+    merged = {**(spec.source_settings() if spec else {}), **given}
     for key in ("connect_timeout", "read_timeout"):
         if key not in given or labels.rank((key,)) > labels.rank(
             ("sources", slug, key)
@@ -226,19 +226,6 @@ def _build_source(slug, raw, labels, declared, env) -> SourceConfig:
         parts["text_amounts"] = _declared_text_amounts(spec, parts)
     token = env.get(f"FINSYNC_{slug.upper()}_TOKEN") or None
     return SourceConfig(name=slug, token=token, **parts)
-
-
-def _inferred_source(spec) -> dict:
-    """Return the source settings a bare original-format config implies."""
-    return {
-        "url": f"http://127.0.0.1:{spec.default_port}",
-        "table": spec.table,
-        "company_column": spec.key_column,
-        "period_column": spec.period_column,
-        "period_format": spec.period_format,
-        "unit_scale": spec.unit_scale,
-        "column_types": {},
-    }
 
 
 def _declared_text_amounts(spec, parts: dict) -> bool:

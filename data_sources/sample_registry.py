@@ -83,15 +83,8 @@ def build_config(company_ids: list[str]) -> dict:
 def source_settings(slug: str) -> dict:
     """Return one source's extended config entry from the statement registry."""
     spec = STATEMENTS[slug]
-    settings = {
-        "url": f"http://127.0.0.1:{spec.default_port}",
-        "table": spec.table,
-        "company_column": spec.key_column,
-        "period_column": spec.period_column,
-        "period_format": spec.period_format,
-        "unit_scale": spec.unit_scale,
-        "column_types": dict(COLUMN_TYPES.get(slug, {})),
-    }
+    settings = spec.source_settings()
+    settings["column_types"] = dict(COLUMN_TYPES.get(slug, {}))
     if slug in TEXT_AMOUNT_SOURCES:
         settings["text_amounts"] = True
     return settings

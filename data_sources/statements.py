@@ -36,6 +36,18 @@ class StatementSpec:
         """The CREATE TABLE script that defines the native schema."""
         return self.directory / "schema.sql"
 
+    def source_settings(self) -> dict:
+        """Return the aggregator's source entry this statement implies by default."""
+        return {
+            "url": f"http://127.0.0.1:{self.default_port}",
+            "table": self.table,
+            "company_column": self.key_column,
+            "period_column": self.period_column,
+            "period_format": self.period_format,
+            "unit_scale": self.unit_scale,
+            "column_types": {},
+        }
+
     @property
     def sample_path(self) -> Path:
         """The bundled sample data, a JSON list of rows in the native schema."""
