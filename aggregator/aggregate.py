@@ -16,39 +16,45 @@ def group_keys(group_by: str) -> list:
 
 
 def rows_to_parts(rows: pd.DataFrame, fields, keys: list) -> pd.DataFrame:
-    """Return one part per row: each value is its own sum, min and max (count 0/1)."""
-    columns = {key: rows[key] for key in keys}
-    for name in fields:
-        if name not in rows.columns:
-            continue
-        values = rows[name].astype("float64")
-        columns[f"{name}__sum"] = values
-        columns[f"{name}__count"] = values.notna().astype("int64")
-        columns[f"{name}__min"] = values
-        columns[f"{name}__max"] = values
-    return pd.DataFrame(columns, index=rows.index).reset_index(drop=True)
+    """Return per key the (sum, count, min, max) of each field over ``rows``.
+
+    Rows are reduced here, source by source, so a million-row source leaves a
+    part per company (or company and period) rather than four copies of itself.
+    """
+    present = [name for name in fields if name in rows.columns]
+    rows = rows.dropna(subset=keys)
+    if not present:
+        return rows[keys].drop_duplicates(ignore_index=True)
+    grouped = rows[[*keys, *present]].groupby(keys, sort=False, observed=True)
+    reduced = grouped.agg(["sum", "count", "min", "max"])
+    reduced.columns = [f"{name}__{how}" for name, how in reduced.columns]
+    return reduced.reset_index()
 
 
 def rows_to_text_counts(rows: pd.DataFrame, fields, keys: list) -> pd.DataFrame:
     """Return (keys, field, value, count) for the non-null text values of ``rows``."""
-    weights = pd.Series(1, index=rows.index, dtype="int64")
-    return _text_counts(rows.assign(_weight=weights), fields, keys)
+    return _text_counts(rows, fields, keys, None)
 
 
 def partials_to_text_counts(parts: pd.DataFrame, fields, keys: list) -> pd.DataFrame:
     """Return text value counts from per-key partials grouped by the text columns."""
-    return _text_counts(parts.assign(_weight=parts["rows"]), fields, keys)
+    return _text_counts(parts, fields, keys, "rows")
 
 
-def _text_counts(frame: pd.DataFrame, fields, keys: list) -> pd.DataFrame:
-    present = [f for f in fields if f in frame.columns]
-    empty = pd.DataFrame(columns=[*keys, "field", "value", "count"])
-    if not present or frame.empty:
-        return empty
-    long = frame.melt(keys + ["_weight"], present, var_name="field", value_name="value")
-    long = long.dropna(subset=["value"] + keys)
-    grouped = long.groupby([*keys, "field", "value"], sort=True)["_weight"].sum()
-    return grouped.rename("count").reset_index()
+def _text_counts(frame: pd.DataFrame, fields, keys: list, weight) -> pd.DataFrame:
+    """Count each (keys, value) of each text field, rows weighted by ``weight``."""
+    counted = []
+    for name in (f for f in fields if f in frame.columns):
+        chosen = frame.dropna(subset=[*keys, name])
+        groups = chosen.groupby([*keys, name], sort=False, observed=True)
+        counts = groups.size() if weight is None else groups[weight].sum()
+        long = counts.rename("count").reset_index()
+        counted.append(long.rename(columns={name: "value"}).assign(field=name))
+    columns = [*keys, "field", "value", "count"]
+    if not counted:
+        return pd.DataFrame(columns=columns)
+    joined = pd.concat(counted, ignore_index=True)[columns]
+    return joined.sort_values(columns[:-1], ignore_index=True)
 
 
 def combine(parts: list, text_counts: list, fields, settings, keys: list):
@@ -134,14 +140,13 @@ def find_discrepancies(observations: dict, fields, tolerance: float) -> list:
 
     ``observations`` maps source -> rows with company_id, period_end and fields in
     canonical units; values a, b disagree when |a - b| > tolerance * max(|a|, |b|).
+    Several rows of one source for the same company-period count as their mean.
     """
     found = []
     for name in fields:
-        long = _long_values(observations, name)
-        if long.empty:
+        wide = _values_by_source(observations, name)
+        if wide is None:
             continue
-        wide = long.groupby(["company_id", "period_end", "source"])["value"].mean()
-        wide = wide.unstack("source")
         spread = wide.max(axis=1) - wide.min(axis=1)
         scale = wide.abs().max(axis=1)
         hits = wide[(wide.notna().sum(axis=1) > 1) & (spread > tolerance * scale)]
@@ -149,18 +154,46 @@ def find_discrepancies(observations: dict, fields, tolerance: float) -> list:
     return sorted(found, key=lambda d: (d["company_id"], d["period_end"], d["field"]))
 
 
-def _long_values(observations: dict, name: str) -> pd.DataFrame:
-    frames = [
-        frame[["company_id", "period_end", name]]
-        .rename(columns={name: "value"})
-        .assign(source=source)
+def _values_by_source(observations: dict, name: str):
+    """Return company-periods held by 2+ sources x source -> mean value, or None.
+
+    Company and period are factorized to integer codes first so the group-by
+    and the reshape run on integers, not on millions of strings.
+    """
+    frames = {
+        source: frame.dropna(subset=["company_id", "period_end", name])
         for source, frame in observations.items()
         if name in frame.columns and len(frame)
-    ]
+    }
     if len(frames) < 2:
-        return pd.DataFrame()
-    long = pd.concat(frames, ignore_index=True)
-    return long.dropna(subset=["company_id", "period_end", "value"])
+        return None
+    long = pd.concat(
+        [f[["company_id", "period_end", name]] for f in frames.values()],
+        ignore_index=True,
+    )
+    company, companies = pd.factorize(long["company_id"])
+    period, periods = pd.factorize(long["period_end"])
+    source = np.repeat(np.arange(len(frames)), [len(f) for f in frames.values()])
+    width = max(len(periods), 1)
+    pair = company.astype("int64") * width + period
+    shared = pd.Series(pair).duplicated(keep=False).to_numpy()
+    if not shared.any():
+        return None
+    values = pd.DataFrame(
+        {
+            "pair": pair[shared],
+            "source": source[shared],
+            "value": long[name].to_numpy()[shared],
+        }
+    )
+    wide = values.groupby(["pair", "source"])["value"].mean().unstack("source")
+    wide.columns = [list(frames)[code] for code in wide.columns]
+    codes = wide.index.to_numpy()
+    wide.index = pd.MultiIndex.from_arrays(
+        [companies[codes // width], periods[codes % width]],
+        names=["company_id", "period_end"],
+    )
+    return wide
 
 
 def _discrepancy_records(hits: pd.DataFrame, name: str) -> list:

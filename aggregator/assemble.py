@@ -83,11 +83,13 @@ def normalise_source(source_plan, source, frames: dict, resolver, scope) -> Sour
 
 
 def _resolve(frame: pd.DataFrame, resolver) -> tuple:
-    keys = list(dict.fromkeys(frame["raw_key"].dropna()))
+    """Add ``company_id``: each distinct raw key resolved once, then spread back."""
+    codes, uniques = pd.factorize(frame["raw_key"])
+    keys = uniques.tolist()  # one C++ call; iterating an Arrow array is slow
     resolutions = resolver(keys) if keys else {}
-    ids = {raw: res.company_id for raw, res in resolutions.items()}
-    company = frame["raw_key"].map(ids).astype("str")
-    return frame.assign(company_id=company.where(company.notna())), resolutions
+    ids = pd.array([resolutions[raw].company_id for raw in keys], dtype="str")
+    company = pd.Series(ids.take(codes, allow_fill=True), index=frame.index)
+    return frame.assign(company_id=company), resolutions
 
 
 def _normalise_rows(source_plan, source, frames, resolver, scope) -> SourceData:

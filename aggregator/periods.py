@@ -15,8 +15,17 @@ def normalise_periods(values: pd.Series, period_format: str) -> pd.Series:
     """Return ISO period-end strings; values not in the exact format become missing.
 
     Formats are matched exactly (no trimming) so that the planner's SQL range
-    comparisons on the raw text select the same rows as this normalisation.
+    comparisons on the raw text select the same rows as this normalisation. Each
+    distinct value is parsed once (a source has few periods and many rows).
     """
+    codes, uniques = pd.factorize(values)
+    parsed = _parse_periods(pd.Series(uniques, dtype="object"), period_format)
+    filled = parsed.array.take(codes, allow_fill=True)
+    return pd.Series(filled, index=values.index, dtype="str")
+
+
+def _parse_periods(values: pd.Series, period_format: str) -> pd.Series:
+    """Return ISO period-end strings for ``values`` (one per distinct period)."""
     text = values.astype("str").where(values.notna())
     if period_format == "year_quarter":
         parts = text.str.fullmatch(_QUARTER).fillna(False)

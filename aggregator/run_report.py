@@ -56,23 +56,23 @@ def _row_counts(data) -> pd.Series:
 def _corrections(name: str, data) -> list:
     counts = _row_counts(data)
     return [
-        correction(raw, data.resolutions[raw], name, int(counts[raw]))
-        for raw in sorted(counts.index)
-        if data.resolutions[raw].method != "exact" and counts[raw] > 0
+        correction(raw, data.resolutions[raw], name, int(rows))
+        for raw, rows in sorted(zip(counts.index.tolist(), counts.tolist()))
+        if data.resolutions[raw].method != "exact" and rows > 0
     ]
 
 
 def _rejections(name: str, data, registry) -> list:
     counts = data.rejected.groupby("raw_key").size()
-    found = registry.resolve_many(list(counts.index)) if len(counts) else {}
+    found = registry.resolve_many(counts.index.tolist()) if len(counts) else {}
     return [
         {
             "raw": raw,
             "source": name,
-            "rows": int(counts[raw]),
+            "rows": int(rows),
             "candidates": list(found[raw].candidates),
         }
-        for raw in sorted(counts.index)
+        for raw, rows in sorted(zip(counts.index.tolist(), counts.tolist()))
     ]
 
 

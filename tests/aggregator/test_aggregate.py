@@ -171,3 +171,41 @@ def test_empty_inputs_give_an_empty_frame_with_the_columns(settings):
         "cash_max",
     ]
     assert isinstance(got, pd.DataFrame)
+
+
+def test_discrepancies_match_a_plain_reference_on_random_data():
+    rng = np.random.default_rng(3)
+    observations = {}
+    companies = {"pnl": "ABCDEFG", "cash_flow": "ABCXYZ", "balance_sheet": "HIJKB"}
+    for source, letters in companies.items():
+        n = 400
+        observations[source] = pd.DataFrame(
+            {
+                "company_id": pd.array(rng.choice(list(letters), n), dtype="str"),
+                "period_end": pd.array(rng.choice(["q1", "q2", "q3"], n), dtype="str"),
+                "cash": np.where(
+                    rng.random(n) < 0.1, np.nan, rng.choice([1.0, 1.001, 2.0], n)
+                ),
+            }
+        )
+    found = find_discrepancies(observations, ["cash"], 0.005)
+    # Reference: plain dicts, one mean per (company, period, source).
+    sums = {}
+    for source, frame in observations.items():
+        for company, period, value in frame.itertuples(index=False):
+            if not np.isnan(value):
+                total = sums.setdefault((company, period), {}).setdefault(source, [])
+                total.append(value)
+    expected = []
+    for (company, period), by_source in sorted(sums.items()):
+        means = {s: sum(v) / len(v) for s, v in by_source.items()}
+        low, high = min(means.values()), max(means.values())
+        scale = max(abs(v) for v in means.values())
+        if len(means) > 1 and high - low > 0.005 * scale:
+            expected.append((company, period, means))
+    got = [(d["company_id"], d["period_end"], d["values"]) for d in found]
+    assert len(got) == len(expected) > 0
+    for (c1, p1, v1), (c2, p2, v2) in zip(got, expected):
+        assert (c1, p1) == (c2, p2)
+        assert v1.keys() == v2.keys()
+        assert all(abs(v1[s] - v2[s]) <= 1e-12 * abs(v2[s]) for s in v1)

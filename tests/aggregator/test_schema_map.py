@@ -37,6 +37,10 @@ def test_text_amounts_parse_vectorised(frame):
         ("€ 12", 12.0, False),
         ("+7", 7.0, False),
         ("١٢٣", np.nan, True),
+        ("\u00a01\u00a0000\u00a0", 1000.0, False),
+        ("(", np.nan, True),
+        ("()", np.nan, True),
+        ("(1\n00)", np.nan, True),
     )
     values, bad = parse_amounts(cases["text"])
     assert_series_equal(values, cases["value"].astype("float64"), check_names=False)
