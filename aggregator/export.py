@@ -2,12 +2,15 @@
 
 import hashlib
 import io
-import json
 import logging
 import os
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from aggregator.result import frame_records, json_safe
 
@@ -114,11 +117,22 @@ def file_sha256(path) -> str:
     return digest.hexdigest()
 
 
+def csv_bytes(frame) -> bytes:
+    """Return ``frame`` as UTF-8 CSV with a header row; NaN and missing are empty.
+
+    Arrow's C++ writer: about ten times faster than ``DataFrame.to_csv``.
+    """
+    sink = io.BytesIO()
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    pa_csv.write_csv(table, sink, pa_csv.WriteOptions(quoting_style="needed"))
+    return sink.getvalue()
+
+
 def _render(kind: str, result) -> bytes:
     if kind == "csv":
-        return result.rows.to_csv(index=False).encode("utf-8")
+        return csv_bytes(result.rows)
     if kind == "rejected":
-        return result.rejected.to_csv(index=False).encode("utf-8")
+        return csv_bytes(result.rejected)
     if kind == "parquet":
         buffer = io.BytesIO()
         result.rows.to_parquet(buffer, index=False)
@@ -129,8 +143,7 @@ def _render(kind: str, result) -> bytes:
 
 
 def _manifest(result, files: dict) -> dict:
-    manifest = result.to_dict()
-    manifest.pop("rows", None)
+    manifest = result.report_dict()
     manifest["files"] = files
     manifest["row_counts"] = {
         "rows": int(len(result.rows)),
@@ -140,5 +153,5 @@ def _manifest(result, files: dict) -> dict:
 
 
 def _json_bytes(body: dict) -> bytes:
-    text = json.dumps(json_safe(body), indent=2, allow_nan=False, default=str)
-    return (text + "\n").encode("utf-8")
+    options = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
+    return orjson.dumps(json_safe(body), default=str, option=options)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import pandas as pd
+import pyarrow as pa
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,12 @@ class RunResult:
 
     def to_dict(self) -> dict:
         """Return the API response body (without download URLs); NaN -> null."""
+        body = self.report_dict()
+        body["rows"] = frame_records(self.rows)
+        return body
+
+    def report_dict(self) -> dict:
+        """Return ``to_dict()`` without the rows: what the run manifest records."""
         return {
             "run_id": self.run_id,
             "created_at": self.created_at,
@@ -55,7 +62,6 @@ class RunResult:
             "group_by": self.group_by,
             "fields": self.fields,
             "columns": self.columns,
-            "rows": frame_records(self.rows),
             "row_count": self.row_count,
             "rejected_row_count": int(len(self.rejected)),
             "query": self.query.to_dict(),
@@ -84,8 +90,8 @@ def iso_utc(now: datetime) -> str:
 
 def frame_records(frame: pd.DataFrame) -> list:
     """Return the rows of ``frame`` as dicts of plain Python values, NaN -> None."""
-    plain = frame.astype(object).where(frame.notna(), None)
-    return plain.to_dict("records")
+    # Arrow turns NaN into null and builds the Python values in C++.
+    return pa.Table.from_pandas(frame, preserve_index=False).to_pylist()
 
 
 def json_safe(value):
