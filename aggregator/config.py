@@ -37,6 +37,7 @@ DEFAULTS = {
     "cache_ttl": 300.0,
     "rate_limit": "120 per minute",
     "page_size": 50000,
+    "partial_rows_per_query": 100000,
     "connect_timeout": 2.0,
     "read_timeout": 10.0,
 }
@@ -52,6 +53,7 @@ ENV_KEYS = {
     "FINSYNC_AGG_CACHE_SIZE": ("cache_size", int),
     "FINSYNC_AGG_CACHE_TTL": ("cache_ttl", float),
     "FINSYNC_AGG_PAGE_SIZE": ("page_size", int),
+    "FINSYNC_PARTIAL_ROWS_PER_QUERY": ("partial_rows_per_query", int),
     "FINSYNC_DISCREPANCY_TOLERANCE": ("discrepancy_tolerance", float),
 }
 _NUMERIC_DECLARED = re.compile(r"INT|REAL|FLOA|DOUB|NUM|DEC", re.IGNORECASE)
@@ -111,6 +113,7 @@ class AggregatorSettings:
     cache_ttl: float
     rate_limit: str
     page_size: int
+    partial_rows_per_query: int
     discrepancy_tolerance: float
     config_path: Path | None
     secret_key: str | None = field(default=None, repr=False)
@@ -201,6 +204,9 @@ def _build(raw: dict, labels, config_path: Path, env: dict) -> AggregatorSetting
         cache_ttl=float(check_positive(raw, labels, "cache_ttl")),
         rate_limit=check_rate_limit(raw, labels),
         page_size=int(check_positive(raw, labels, "page_size", integer=True)),
+        partial_rows_per_query=int(
+            check_positive(raw, labels, "partial_rows_per_query", integer=True)
+        ),
         discrepancy_tolerance=check_tolerance(raw, labels),
         config_path=config_path,
         secret_key=env.get("FINSYNC_SECRET_KEY") or None,

@@ -12,6 +12,7 @@ from aggregator.fetch_session import FetchSession
 from aggregator.planner import participants, plan_key_queries, plan_queries
 from aggregator.result import RunResult, iso_utc, new_run_id
 from aggregator.schema_map import ResultShapeError
+from aggregator.sqlgen import ROWS_ALIAS
 
 
 def run_aggregation(query, settings, registry, fetcher, now) -> RunResult:
@@ -98,6 +99,7 @@ class _RunPlanner:
         self.companies, self.run_data = set(companies), run_data
         self.allowed = {} if companies else None
         self.rejected: dict = {}
+        self.key_counts: dict = {}
         self._plan = None
 
     def queries_for(self, name: str, frame) -> dict:
@@ -112,12 +114,17 @@ class _RunPlanner:
         """Return the plan for every key list known so far."""
         if self._plan is None:
             self._plan = plan_queries(
-                self.query, self.settings, self.allowed, self.rejected
+                self.query, self.settings, self.allowed, self.rejected, self.key_counts
             )
         return self._plan
 
     def _add_keys(self, name: str, frame) -> None:
-        raws = list(dict.fromkeys(frame.iloc[:, 0].dropna().astype("str")))
+        """Take ``name``'s discovery frame: raw keys and their row counts, in order."""
+        column = frame.iloc[:, 0]
+        keys = column.astype("object").where(column.notna(), None).tolist()
+        rows = frame[ROWS_ALIAS].astype("int64").tolist()
+        self.key_counts[name] = tuple(zip(keys, rows))
+        raws = list(dict.fromkeys(column.dropna().astype("str")))
         resolved = self.registry.resolve_many(raws)
         self.rejected[name] = [r for r in raws if resolved[r].company_id is None]
         if self.allowed is not None:

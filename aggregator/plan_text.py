@@ -109,7 +109,7 @@ def _filter_steps(query, sources: dict) -> list:
 
 
 def _chunk_steps(sources: dict) -> list:
-    """Return a step per query kind split over several queries to keep URLs short."""
+    """Return a step per query kind split over several queries (URL size, rows)."""
     steps = []
     for name, sp in sources.items():
         kinds = [q.split(":")[1] for q in sp.queries if q.count(":") == 2]

@@ -84,8 +84,16 @@ class Plan:
         return describe_plan(self, FILTER_SEMANTICS)
 
 
-def plan_queries(query, settings, key_filter=None, rejected_keys=None) -> Plan:
-    """Return the plan for ``query``; ``key_filter`` maps source -> allowed raw keys."""
+def plan_queries(
+    query, settings, key_filter=None, rejected_keys=None, key_counts=None
+) -> Plan:
+    """Return the plan for ``query``.
+
+    :param key_filter: source -> the raw keys of the requested companies.
+    :param rejected_keys: source -> the raw keys the registry cannot resolve.
+    :param key_counts: source -> (raw key, rows) pairs from key discovery, in the
+        source's key order; a partial aggregate over more rows is split by key range.
+    """
     if query.sql:
         return _raw_plan(query, settings)
     contributors = _contributors(query, settings)
@@ -95,7 +103,11 @@ def plan_queries(query, settings, key_filter=None, rejected_keys=None) -> Plan:
         source = settings.sources[name]
         plan = _source_plan(query, settings, source, contributors, needs_keys)
         keys = _keys_for(plan, (key_filter or {}).get(name), rejected_keys, notes)
-        built = _build_queries(query, source, plan, keys, rejected_keys or {})
+        bounds = _range_bounds(settings, plan, keys, (key_counts or {}).get(name))
+        built = _build_queries(query, source, plan, keys, rejected_keys or {}, bounds)
+        if bounds:
+            ranges = len(bounds) + 1
+            notes.append(f"{name}: partial aggregate split into {ranges} key ranges")
         queries.update(built)
         in_sql = keys is not None
         sources[name] = replace(plan, queries=tuple(built), companies_in_sql=in_sql)
@@ -104,7 +116,7 @@ def plan_queries(query, settings, key_filter=None, rejected_keys=None) -> Plan:
 
 
 def plan_key_queries(query, settings) -> dict:
-    """Return the SELECT DISTINCT key queries the pipeline runs before planning."""
+    """Return the per-key row count queries the pipeline runs before planning."""
     if query.sql or not query.pushdown:
         return {}
     contributors = _contributors(query, settings)
@@ -114,7 +126,7 @@ def plan_key_queries(query, settings) -> dict:
         source = settings.sources[name]
         plan = _source_plan(query, settings, source, contributors, needs_keys)
         if query.companies or plan.mode == "partial":
-            sql = sqlgen.select_distinct_keys(source)
+            sql = sqlgen.select_key_counts(source)
             out[name] = SourceQuery(name, sql, {}, "keys")
     return out
 
@@ -221,7 +233,39 @@ def plan_column(source, canonical: str) -> str:
     return source.field_columns[canonical]
 
 
-def _build_queries(query, source, plan, keys, rejected_keys: dict) -> dict:
+def split_key_ranges(counts, max_rows: int, max_keys: int) -> list:
+    """Return the first key of every key range after the first.
+
+    ``counts`` holds (raw key, rows) pairs in the source's key order. Each range
+    holds consecutive keys, at most ``max_rows`` rows (a key with more rows is a
+    range of its own) and at most ``max_keys`` keys. NULL keys belong to the first.
+    """
+    rows = sum(n for key, n in counts if _is_null(key))
+    held = int(rows > 0)
+    starts = []
+    for key, count in counts:
+        if _is_null(key):
+            continue
+        if held and (rows + count > max_rows or held >= max_keys):
+            starts.append(key)
+            rows, held = 0, 0
+        rows, held = rows + count, held + 1
+    return starts
+
+
+def _is_null(key) -> bool:
+    return key is None or key != key  # NaN
+
+
+def _range_bounds(settings, plan: SourcePlan, keys, counts) -> list:
+    """Return where ``plan``'s partial aggregate is split: [] to keep one query."""
+    if plan.mode != "partial" or keys is not None or not counts:
+        return []
+    limit = settings.partial_rows_per_query
+    return split_key_ranges(counts, limit, settings.page_size)
+
+
+def _build_queries(query, source, plan, keys, rejected_keys: dict, bounds=()) -> dict:
     params = sqlgen.Params()
     conditions = _conditions(query, source, plan, params)
     base = sqlgen.Params(dict(params.values), dict(params.counts))
@@ -232,7 +276,7 @@ def _build_queries(query, source, plan, keys, rejected_keys: dict) -> dict:
     if plan.mode == "rows":
         sql = sqlgen.select_rows(source, columns, scoped)
         return {name: SourceQuery(name, sql, dict(params.values), "rows")}
-    out = {name: _partial_query(source, plan, scoped, params)}
+    out = _partial_queries(source, plan, scoped, params, bounds)
     overlap = _overlap_columns(query, plan)
     if overlap:
         sql = sqlgen.select_rows(source, overlap, scoped)
@@ -288,6 +332,20 @@ def _checked(build, chunk: list, limit: int) -> list:
         return [query]
     half = len(chunk) // 2
     return _checked(build, chunk[:half], limit) + _checked(build, chunk[half:], limit)
+
+
+def _partial_queries(source, plan, conditions, params, bounds) -> dict:
+    """Return the partial aggregate, one query per key range between ``bounds``."""
+    if not bounds:
+        return {source.name: _partial_query(source, plan, conditions, params)}
+    edges = [None, *bounds, None]
+    out = {}
+    for index, (low, high) in enumerate(zip(edges, edges[1:])):
+        chunk = sqlgen.Params(dict(params.values), dict(params.counts))
+        where = conditions + sqlgen.key_range(source, low, high, chunk)
+        name = f"{source.name}:partial:{index}" if index else source.name
+        out[name] = _partial_query(source, plan, where, chunk)
+    return out
 
 
 def _partial_query(source, plan, conditions, params) -> SourceQuery:

@@ -141,6 +141,31 @@ def select_partial(source, groups, sums, extremes, conditions) -> str:
     return query.order_by(*order, copy=False).sql(dialect=DIALECT)
 
 
+def key_range(source, low, high, params: Params) -> list:
+    """Return the conditions selecting keys in [low, high); a None bound is open.
+
+    The range without a lower bound also holds NULL keys, so consecutive ranges
+    cover every key the table may hold, even keys added after they were planned.
+    """
+    key = column(source.company_column)
+    out = []
+    if low is not None:
+        out.append(exp.GTE(this=key.copy(), expression=params.add("lo", low)))
+    if high is not None:
+        below = exp.LT(this=key.copy(), expression=params.add("hi", high))
+        out.append(below if low is not None else exp.or_(below, key.is_(exp.null())))
+    return out
+
+
+def select_key_counts(source) -> str:
+    """Return SELECT key, COUNT(*) AS _rows FROM table GROUP BY key ORDER BY key."""
+    key = column(source.company_column)
+    rows = exp.alias_(exp.Count(this=exp.Star()), ROWS_ALIAS, quoted=True)
+    query = exp.select(key, rows).from_(_table(source), copy=False)
+    query = query.group_by(key.copy(), copy=False)
+    return query.order_by(key.copy(), copy=False).sql(dialect=DIALECT)
+
+
 def select_distinct_keys(source) -> str:
     """Return SELECT DISTINCT key FROM table ORDER BY key."""
     key = column(source.company_column)

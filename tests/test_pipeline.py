@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from datetime import datetime, timezone
+from urllib.parse import parse_qs
 
 import pandas as pd
 import pytest
@@ -21,7 +22,10 @@ from aggregator.errors import SourcesUnavailableError, UnknownCompanyError
 from aggregator.fanout import Fetcher
 from aggregator.pipeline import explain_plan, run_aggregation
 from aggregator.query import parse_query
+from aggregator.sqlgen import select_key_counts
 from data_sources.load import load_file, load_rows
+from data_sources.service import create_app as create_source_app
+from data_sources.source import EXTENSION as SOURCE_EXTENSION
 from data_sources.statements import STATEMENTS
 
 NOW = datetime(2024, 11, 5, 12, 30, tzinfo=timezone.utc)
@@ -171,9 +175,19 @@ def _assert_matches_reference(result, reference, keys) -> None:
 # --- tests ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("pushdown", [True, False])
-def test_company_means_equal_the_reference(run, pushdown):
-    result = run({"pushdown": pushdown})
+# Few rows per partial query: each partial source is asked in many key ranges.
+KEY_RANGES = {"partial_rows_per_query": 25}
+MODES = {
+    "pushdown": ({"pushdown": True}, {}),
+    "row_fetch": ({"pushdown": False}, {}),
+    "pushdown_key_ranges": ({"pushdown": True}, KEY_RANGES),
+}
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_company_means_equal_the_reference(run, mode):
+    payload, settings = MODES[mode]
+    result = run(payload, **settings)
     assert result.complete
     _assert_matches_reference(
         result, _reference_means(REFERENCE, ["company_id"]), ["company_id"]
@@ -263,14 +277,84 @@ def test_pushdown_and_row_fetch_give_identical_results(run):
         assert getattr(pushed, name) == getattr(fetched, name), name
 
 
-def test_partial_aggregation_pushdown_equals_row_fetch(run):
-    pushed, fetched = run({}), run({"pushdown": False})
+def _partial_queries(result) -> dict:
+    """Return source -> how many partial-aggregate queries the run's plan holds."""
+    kinds = [q.source for q in result.plan.queries.values() if q.kind == "partial"]
+    return {name: kinds.count(name) for name in dict.fromkeys(kinds)}
+
+
+def _assert_same_findings(one, other, exact=False) -> None:
+    rtol = 0 if exact else RTOL
+    pd.testing.assert_frame_equal(one.rows, other.rows, rtol=rtol, atol=0)
+    pd.testing.assert_frame_equal(one.rejected, other.rejected)
+    for name in ("corrections", "rejections", "discrepancies", "type_mismatches"):
+        assert getattr(one, name) == getattr(other, name), name
+    assert one.warnings == other.warnings
+
+
+@pytest.mark.parametrize("ranges", [False, True], ids=["one_query", "key_ranges"])
+def test_partial_aggregation_pushdown_equals_row_fetch(run, ranges):
+    pushed = run({}, **(KEY_RANGES if ranges else {}))
+    fetched = run({"pushdown": False})
     partial = [s for s, p in pushed.plan.sources.items() if p.mode == "partial"]
     assert partial == ["pnl", "balance_sheet"]
-    pd.testing.assert_frame_equal(pushed.rows, fetched.rows, rtol=RTOL)
-    pd.testing.assert_frame_equal(pushed.rejected, fetched.rejected)
-    assert pushed.rejections == fetched.rejections
-    assert pushed.discrepancies == fetched.discrepancies
+    counts = _partial_queries(pushed)
+    if ranges:
+        assert min(counts.values()) > 10
+        assert all(pushed.sources[s]["status"] == "ok" for s in partial)
+        notes = pushed.plan.to_dict()["notes"]
+        assert f"pnl: partial aggregate split into {counts['pnl']} key ranges" in notes
+        _assert_same_findings(pushed, run({}), exact=True)
+    else:
+        assert counts == {"pnl": 1, "balance_sheet": 1}
+    _assert_same_findings(pushed, fetched)
+
+
+class AddRowsAfterDiscovery:
+    """WSGI middleware: call ``add`` once, after answering the key discovery query."""
+
+    def __init__(self, app, discovery_sql: str, add):
+        self.app, self.discovery_sql, self.add = app, discovery_sql, add
+        self.added = threading.Event()
+
+    def __call__(self, environ, start_response):
+        sql = parse_qs(environ.get("QUERY_STRING", "")).get("q", [""])[0]
+        answer = self.app(environ, start_response)
+        try:
+            body = list(answer)
+        finally:
+            getattr(answer, "close", lambda: None)()
+        if sql == self.discovery_sql and not self.added.is_set():
+            self.add()  # before the answer leaves: the data queries come after
+            self.added.set()
+        return body
+
+
+def test_keys_added_after_discovery_fall_in_a_key_range(run, serve_wsgi, tmp_path):
+    spec = STATEMENTS["pnl"]
+    sample = json.loads(spec.sample_path.read_text())
+    late = ["0000 Late Arrival", "Nobody Trading 0001 & Co", "ZZZZ9999"]
+    extra = [{**sample[i], spec.key_column: raw} for i, raw in enumerate(late * 2)]
+    db_path = tmp_path / "pnl.db"
+    load_file(spec, spec.sample_path, db_path)
+    app = create_source_app("pnl", {"DB_PATH": str(db_path)})
+    discovery = select_key_counts(load_settings(env={}).sources["pnl"])
+    added = AddRowsAfterDiscovery(
+        app, discovery, lambda: load_rows(spec, extra, db_path)
+    )
+    try:
+        url, _ = serve_wsgi(added)
+        payload = {"fields": ["revenue", "net_income"]}
+        result = run(payload, urls={"pnl": url}, **KEY_RANGES)
+    finally:
+        app.extensions[SOURCE_EXTENSION].db.close()
+    assert added.added.is_set() and result.complete
+    assert _partial_queries(result)["pnl"] > 10
+    assert result.sources["pnl"]["rows"] == len(sample) + len(extra)
+    assert f"pnl: {len(extra)} rows of keys that appeared after key discovery" in (
+        " ".join(result.warnings)
+    )
+    pd.testing.assert_frame_equal(result.rows, run(payload).rows)
 
 
 def test_rejected_keys_are_the_manifest_unknown_keys(run):

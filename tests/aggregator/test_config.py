@@ -66,6 +66,15 @@ def test_environment_overrides_the_file_and_overrides_win(tmp_path):
     assert {s.read_timeout for s in settings.sources.values()} == {4.5}
 
 
+def test_partial_rows_per_query_from_defaults_file_and_environment(tmp_path):
+    path = write(tmp_path, {**ORIGINAL_FORMAT, "partial_rows_per_query": 500})
+    assert load_settings(path, env={}).partial_rows_per_query == 500
+    env = {"FINSYNC_PARTIAL_ROWS_PER_QUERY": "2500"}
+    assert load_settings(path, env=env).partial_rows_per_query == 2500
+    default = load_settings(write(tmp_path, ORIGINAL_FORMAT, "plain.json"), env={})
+    assert default.partial_rows_per_query == 100000
+
+
 def test_per_source_timeout_in_the_file_beats_the_global_default(tmp_path):
     data = {**ORIGINAL_FORMAT, "sources": {"pnl": {"read_timeout": 1.5}}}
     settings = load_settings(write(tmp_path, data), env={})
@@ -160,6 +169,14 @@ BAD_CONFIGS = {
         {**ORIGINAL_FORMAT, "discrepancy_tolerance": 2},
         "discrepancy_tolerance: must be a number in [0, 1)",
     ),
+    "partial_rows_not_positive": (
+        {**ORIGINAL_FORMAT, "partial_rows_per_query": 0},
+        "partial_rows_per_query: must be a positive integer",
+    ),
+    "partial_rows_not_integer": (
+        {**ORIGINAL_FORMAT, "partial_rows_per_query": 2.5},
+        "partial_rows_per_query: must be a positive integer",
+    ),
     "not_json": ("{not json", "not valid JSON"),
     "not_an_object": ("[1, 2]", "the top level must be a JSON object"),
 }
@@ -192,6 +209,11 @@ def test_missing_config_file_is_named(tmp_path):
         (
             {"FINSYNC_MAX_WORKERS": "0"},
             "environment variable FINSYNC_MAX_WORKERS: max_workers: must be a positive",
+        ),
+        (
+            {"FINSYNC_PARTIAL_ROWS_PER_QUERY": "-5"},
+            "environment variable FINSYNC_PARTIAL_ROWS_PER_QUERY: "
+            "partial_rows_per_query: must be a positive integer",
         ),
     ],
 )

@@ -16,6 +16,7 @@ from aggregator.fetch_session import FetchSession
 from aggregator.pipeline import run_aggregation
 from aggregator.planner import SourceQuery, plan_queries
 from aggregator.query import parse_query
+from aggregator.sqlgen import select_key_counts
 from data_sources.load import load_rows
 from data_sources.statements import STATEMENTS
 
@@ -149,7 +150,8 @@ def test_a_source_whose_later_query_fails_gives_nothing_to_the_run(logged):
         0,
     )
     answered = [e for e in logs["pnl"].queries() if e[4] == 200]
-    assert any("DISTINCT" in e[1] for e in answered)  # its key discovery succeeded,
+    discovery = select_key_counts(run.settings.sources["pnl"])
+    assert any(e[1] == discovery for e in answered)  # its key discovery succeeded,
     assert len(answered) >= 2  # and so did another data query, yet none is used
     assert not result.complete
     assert {r["source"] for r in result.rejections} == {"balance_sheet", "cash_flow"}
@@ -171,11 +173,14 @@ def test_a_sources_data_starts_as_soon_as_its_own_keys_arrive(logged):
     run, logs = logged(delays={"pnl": delay, "cash_flow": delay})
     result = run({"companies": ["ACME0001"], "fields": ["revenue", "cash"]})
     assert result.complete
-    (pnl_keys,) = logs["pnl"].queries("DISTINCT")
-    (flow_keys,) = logs["cash_flow"].queries("DISTINCT")
+    discovery = {slug: select_key_counts(run.settings.sources[slug]) for slug in SLUGS}
+    (pnl_keys,) = logs["pnl"].queries(discovery["pnl"])
+    (flow_keys,) = logs["cash_flow"].queries(discovery["cash_flow"])
     assert pnl_keys[3] - pnl_keys[2] >= delay  # each discovery was held back,
     assert pnl_keys[2] < flow_keys[3] and flow_keys[2] < pnl_keys[3]  # both at once
-    sheet_data = [e for e in logs["balance_sheet"].queries() if "DISTINCT" not in e[1]]
+    sheet_data = [
+        e for e in logs["balance_sheet"].queries() if e[1] != discovery["balance_sheet"]
+    ]
     assert sheet_data and sheet_data[0][2] < min(pnl_keys[3], flow_keys[3])
 
 

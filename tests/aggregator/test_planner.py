@@ -1,6 +1,7 @@
 """Planner: per-source SQL for each filter kind, period format, key filter, explain."""
 
 import sqlite3
+from dataclasses import replace
 from urllib.parse import urlencode
 
 import pytest
@@ -11,6 +12,7 @@ from aggregator.planner import (
     plan_key_queries,
     plan_queries,
     request_size,
+    split_key_ranges,
 )
 from aggregator.query import parse_query
 from data_sources.statements import STATEMENTS
@@ -301,6 +303,143 @@ def test_key_discovery_only_where_needed(settings):
     assert keys({}) == ["balance_sheet", "pnl"]  # cash_flow is fetched as rows anyway
     assert keys({"companies": ["ACME0001"]}) == ["balance_sheet", "cash_flow", "pnl"]
     assert keys({"pushdown": False}) == []
+    discovery = plan_key_queries(parse_query({}, settings), settings)["pnl"]
+    assert (discovery.kind, discovery.params) == ("keys", {})
+    assert discovery.sql == (
+        'SELECT "company_id", COUNT(*) AS "_rows" FROM "income_statement" '
+        'GROUP BY "company_id" ORDER BY "company_id"'
+    )
+
+
+SPLITS = {
+    "row_bound": ([("a", 5), ("b", 5), ("c", 5)], 10, 100, ["c"]),
+    "exactly_full": ([("a", 5), ("b", 5), ("c", 10)], 10, 100, ["c"]),
+    "oversized_key_alone": ([("a", 1), ("b", 50), ("c", 1)], 10, 100, ["b", "c"]),
+    "oversized_first_key": ([("a", 50), ("b", 1), ("c", 1)], 10, 100, ["b"]),
+    "key_bound": ([(k, 1) for k in "abcde"], 100, 2, ["c", "e"]),
+    "nulls_count_in_the_first": ([(None, 9), ("a", 2), ("b", 1)], 10, 100, ["a"]),
+    "nulls_count_as_a_key": ([(None, 1), ("a", 1), ("b", 1)], 10, 2, ["b"]),
+    "one_range": ([("a", 3), ("b", 3)], 10, 100, []),
+    "nothing": ([], 10, 100, []),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SPLITS))
+def test_split_key_ranges_bounds_rows_and_keys(case):
+    counts, max_rows, max_keys, starts = SPLITS[case]
+    assert split_key_ranges(counts, max_rows, max_keys) == starts
+
+
+# Raw keys as a vendor writes them; None stands for a row without a key.
+RANGE_ROWS = {
+    None: 3,
+    "ACME0001": 8,
+    "ACME-0001": 2,
+    "Acme Robotics": 30,
+    "BETA0002": 5,
+    "acme0001": 4,
+    "beta 0002": 1,
+    "ZETA0026": 1,
+    "GAMM0003": 6,
+    "GAMM0004": 6,
+}
+
+
+def _keyed_db(rows: dict) -> sqlite3.Connection:
+    """Return the native P&L table (NULL keys allowed) with ``rows[key]`` rows."""
+    schema = STATEMENTS["pnl"].schema_path.read_text().replace(" NOT NULL", "")
+    db = sqlite3.connect(":memory:")
+    db.executescript(schema)
+    _insert(db, rows)
+    return db
+
+
+def _insert(db: sqlite3.Connection, rows: dict) -> None:
+    insert = "INSERT INTO income_statement (company_id, period_end, revenue) "
+    values = [
+        (k, f"{2000 + i}-03-31", float(i)) for k, n in rows.items() for i in range(n)
+    ]
+    db.executemany(insert + "VALUES (?, ?, ?)", values)
+
+
+def _answer(db: sqlite3.Connection, query) -> list:
+    return db.execute(query.sql, query.params).fetchall()
+
+
+def test_a_partial_aggregate_is_split_into_bounded_key_ranges(settings):
+    db = _keyed_db(RANGE_ROWS)
+    body = {
+        "fields": ["revenue"],
+        "filters": [{"field": "revenue", "op": ">=", "value": 0}],
+    }
+    discovery = plan_key_queries(parse_query(body, settings), settings)["pnl"]
+    counts = _answer(db, discovery)
+    small = replace(settings, partial_rows_per_query=12, page_size=3)
+    result = plan(small, body, key_counts={"pnl": counts})
+    names = [n for n, q in result.queries.items() if q.kind == "partial"]
+    assert names == ["pnl"] + [f"pnl:partial:{i}" for i in range(1, len(names))]
+    assert names == list(result.sources["pnl"].queries)
+    _insert(db, {"0000 NEW": 2, "MIDDLE NEW": 1, "zzzz new": 4})  # after discovery
+    seen = []
+    for name in names:
+        query = result.queries[name]
+        assert query.source == "pnl" and query.params["p0"] == 0.0
+        assert not any(key and key in query.sql for key in RANGE_ROWS)
+        assert where(query.sql).count(":lo0") == ("lo0" in query.params)
+        answer = _answer(db, query)
+        planned = [row for row in answer if row[0] in RANGE_ROWS]
+        assert len(planned) <= 3
+        assert len(planned) == 1 or sum(row[1] for row in planned) <= 12
+        seen += answer
+    assert [row[0] for row in seen] == [row[0] for row in _answer(db, discovery)]
+    whole = plan(settings, body, key_counts={"pnl": counts}).queries["pnl"]
+    assert seen == _answer(db, whole)
+    assert len(names) == 6
+
+
+def test_key_ranges_are_bound_parameters_and_noted_in_the_plan(settings):
+    counts = [(None, 1), ("A 'x'", 20), ("B; DROP", 20), ("C", 20)]
+    small = replace(settings, partial_rows_per_query=25)
+    result = plan(small, {"fields": ["revenue"]}, key_counts={"pnl": counts})
+    body = result.to_dict()
+    shown = body["sources"]["pnl"]["queries"]
+    assert [(q["name"], q["kind"]) for q in shown] == [
+        ("pnl", "partial"),
+        ("pnl:partial:1", "partial"),
+        ("pnl:partial:2", "partial"),
+    ]
+    assert [where(q["sql"]) for q in shown] == [
+        '"company_id" < :hi0 OR "company_id" IS NULL',
+        '"company_id" >= :lo0 AND "company_id" < :hi0',
+        '"company_id" >= :lo0',
+    ]
+    assert [q["params"] for q in shown] == [
+        {"hi0": "B; DROP"},
+        {"lo0": "B; DROP", "hi0": "C"},
+        {"lo0": "C"},
+    ]
+    assert "pnl: partial aggregate split into 3 key ranges" in body["notes"]
+    assert "stack the 3 partial queries' rows (pnl)" in body["at_aggregator"]
+
+
+def test_one_key_range_keeps_the_partial_sql_unchanged(settings):
+    body = {"fields": ["revenue", "cash"]}
+    counts = {"pnl": [("A", 60), ("B", 40)], "balance_sheet": [("A", 8)]}
+    small = replace(settings, partial_rows_per_query=100)
+    split, whole = plan(small, body, key_counts=counts), plan(settings, body)
+    assert split.queries == whole.queries and split.notes == whole.notes == ()
+
+
+def test_explicit_key_lists_and_row_modes_are_not_split(settings):
+    small = replace(settings, partial_rows_per_query=1)
+    counts = {"pnl": [("ACME0001", 8), ("acme-0001", 2), ("BETA0002", 8)]}
+    body = {"fields": ["revenue"], "companies": ["ACME0001"]}
+    keys = {"pnl": ["ACME0001", "acme-0001"]}
+    result = plan(small, body, key_filter=keys, key_counts=counts)
+    assert [n for n, q in result.queries.items() if q.kind == "partial"] == ["pnl"]
+    assert where(result.queries["pnl"].sql) == '"company_id" IN (:k0, :k1)'
+    rows = plan(small, {"fields": ["revenue"], "pushdown": False}, key_counts=counts)
+    assert list(rows.queries) == ["pnl"] and rows.queries["pnl"].kind == "rows"
 
 
 def test_explain_dict_says_where_everything_runs(settings):
