@@ -5,6 +5,7 @@ as its own settings, and adds what differs per process: bind address, worker cou
 and time-outs.
 """
 
+import gc
 import os
 
 __all__ = [
@@ -14,7 +15,11 @@ __all__ = [
     "accesslog",
     "control_socket_disable",
     "logconfig_dict",
+    "post_worker_init",
 ]
+
+#: Allocations between young-generation collections (CPython's default: 700).
+GC_YOUNG_THRESHOLD = 10_000
 
 worker_class = "gthread"
 # Each worker builds its own app (SQLite connections, fetch pool, HTTP sessions,
@@ -47,6 +52,19 @@ logconfig_dict = {
         "gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
     },
 }
+
+
+def post_worker_init(worker) -> None:
+    """Tune the worker's garbage collector once its app is loaded.
+
+    A page of rows is tens of thousands of tuples; with CPython's defaults the
+    collector ran so often while building them that it took a third of a
+    service's time on a 1.2M-row result (measured: 7.2 s -> 4.8 s). Objects made at
+    start-up are frozen out of collections and the young threshold is raised.
+    Nothing a request makes is cyclic, so memory is freed by reference counts.
+    """
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
 
 
 def env_int(name: str, default: int) -> int:
