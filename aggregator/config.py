@@ -33,6 +33,7 @@ DEFAULTS = {
     "output_dir": "output",
     "frontend_dir": str(REPO_DIR / "frontend"),
     "max_workers": 8,
+    "source_concurrency": 2,
     "cache_size": 128,
     "cache_ttl": 300.0,
     "rate_limit": "120 per minute",
@@ -48,6 +49,7 @@ ENV_KEYS = {
     "FINSYNC_REGISTRY": ("registry", str),
     "FINSYNC_AGG_RATE_LIMIT": ("rate_limit", str),
     "FINSYNC_MAX_WORKERS": ("max_workers", int),
+    "FINSYNC_SOURCE_CONCURRENCY": ("source_concurrency", int),
     "FINSYNC_SOURCE_TIMEOUT": ("read_timeout", float),
     "FINSYNC_CONNECT_TIMEOUT": ("connect_timeout", float),
     "FINSYNC_AGG_CACHE_SIZE": ("cache_size", int),
@@ -109,6 +111,7 @@ class AggregatorSettings:
     output_dir: Path
     frontend_dir: Path
     max_workers: int
+    source_concurrency: int
     cache_size: int
     cache_ttl: float
     rate_limit: str
@@ -200,6 +203,9 @@ def _build(raw: dict, labels, config_path: Path, env: dict) -> AggregatorSetting
         output_dir=Path(raw["output_dir"]),
         frontend_dir=Path(raw["frontend_dir"]),
         max_workers=int(check_positive(raw, labels, "max_workers", integer=True)),
+        source_concurrency=int(
+            check_positive(raw, labels, "source_concurrency", integer=True)
+        ),
         cache_size=check_non_negative_int(raw, labels, "cache_size"),
         cache_ttl=float(check_positive(raw, labels, "cache_ttl")),
         rate_limit=check_rate_limit(raw, labels),

@@ -17,6 +17,7 @@ cached per source and data version the same way. With the cache off (size 0) no
 import logging
 import threading
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -113,6 +114,8 @@ class Fetcher:
         self.cache = cache or ResponseCache(settings.cache_size, settings.cache_ttl)
         self.schema_cache = SchemaCache()
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="finsync-fanout")
+        limit = max(1, int(getattr(settings, "source_concurrency", workers)))
+        self._gates = {name: SourceGate(self._pool, limit) for name in self.clients}
 
     def data_versions(self) -> DataVersions:
         """Return a new memo of data versions (asks nothing until used)."""
@@ -128,8 +131,9 @@ class Fetcher:
         self._check_sources({query.source for query in queries.values()})
         futures = {}
         for key in _interleaved(queries):
+            source = queries[key].source
             task = partial(self._fetch_one, queries[key], versions)
-            futures[key] = self._pool.submit(_collect, queries[key].source, task)
+            futures[key] = self._gates[source].submit(partial(_collect, source, task))
         return {key: futures[key] for key in queries}
 
     def schemas(self, sources=None, versions=None) -> FetchReport:
@@ -248,6 +252,58 @@ def _interleaved(queries: dict) -> list:
         seen[query.source] = seen.get(query.source, -1) + 1
         ranked.append((seen[query.source], position, key))
     return [key for _, _, key in sorted(ranked)]
+
+
+class SourceGate:
+    """Keeps at most ``limit`` of one source's queries on the shared pool at once.
+
+    Queries past the limit wait here, not on a pool thread, so one source's many
+    key ranges neither crowd its service (each query has a time limit there) nor
+    hold threads the other sources need.
+    """
+
+    def __init__(self, pool: ThreadPoolExecutor, limit: int):
+        self._pool, self._limit = pool, limit
+        self._lock = threading.Lock()
+        self._running = 0
+        self._waiting: deque = deque()
+
+    def submit(self, task) -> Future:
+        """Run ``task`` on the pool when a slot is free; return its future."""
+        outer: Future = Future()
+        with self._lock:
+            if self._running >= self._limit:
+                self._waiting.append((task, outer))
+                return outer
+            self._running += 1
+        self._start(task, outer)
+        return outer
+
+    def _start(self, task, outer: Future) -> None:
+        try:
+            inner = self._pool.submit(task)
+        except RuntimeError as exc:  # the pool is shut down
+            outer.set_exception(exc)
+            self._finished()
+            return
+        inner.add_done_callback(partial(self._done, outer))
+
+    def _done(self, outer: Future, inner: Future) -> None:
+        if inner.cancelled():
+            outer.cancel()
+        elif inner.exception() is not None:
+            outer.set_exception(inner.exception())
+        else:
+            outer.set_result(inner.result())
+        self._finished()
+
+    def _finished(self) -> None:
+        with self._lock:
+            if not self._waiting:
+                self._running -= 1
+                return
+            task, outer = self._waiting.popleft()
+        self._start(task, outer)
 
 
 @dataclass(frozen=True)

@@ -216,3 +216,47 @@ def test_schemas_asks_only_the_requested_sources(
     assert fetcher.schemas([]).results == {}
     with pytest.raises(ValueError, match="ledger"):
         fetcher.schemas(["ledger"])
+
+
+def test_a_source_gate_keeps_at_most_its_limit_running_and_runs_everything():
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from aggregator.fanout import SourceGate
+
+    running, peak, lock = [0], [0], threading.Lock()
+    release = threading.Event()
+
+    def task(number):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        release.wait(5)
+        with lock:
+            running[0] -= 1
+        return number
+
+    with ThreadPoolExecutor(8) as pool:
+        gate = SourceGate(pool, 2)
+        futures = [gate.submit(lambda n=n: task(n)) for n in range(7)]
+        deadline = time.monotonic() + 5
+        while running[0] < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        release.set()
+        assert [f.result(timeout=10) for f in futures] == list(range(7))
+    assert peak[0] == 2
+
+
+def test_a_source_gate_fails_waiting_queries_once_the_pool_is_shut_down():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from aggregator.fanout import SourceGate
+
+    pool = ThreadPoolExecutor(1)
+    gate = SourceGate(pool, 1)
+    first = gate.submit(lambda: 1)
+    assert first.result(timeout=5) == 1
+    pool.shutdown()
+    with pytest.raises(RuntimeError):
+        gate.submit(lambda: 2).result(timeout=5)
