@@ -1,5 +1,6 @@
 """Map source results to canonical fields: rename, parse amounts, periods, scale."""
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,11 +14,16 @@ from aggregator.sqlgen import ROWS_ALIAS
 PART_SUFFIXES = ("sum", "count", "min", "max")
 MAX_EXAMPLES = 3
 MAX_MISMATCH_ROWS = 20
+#: Results at least this long parse their text-amount columns on two threads.
+PARALLEL_PARSE_ROWS = 100_000
 # RE2 syntax: its \s is ASCII only, so \p{Z} adds Unicode spaces (no-break...).
 _CURRENCY = r"[$€£¥\s\x0b\x1c-\x1f\x85\p{Z}]"
 # ASCII digits only: other Unicode digits used to pass the check and then parse to
 # NaN, silently dropping the value instead of reporting a type mismatch.
-_AMOUNT = r"[+-]?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?"
+_UNSIGNED = r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?"
+_AMOUNT = rf"[+-]?{_UNSIGNED}"
+#: The shapes nearly every amount has: no symbol, no space, at most parentheses.
+_PLAIN = rf"^(?:{_AMOUNT}|\({_UNSIGNED}\))$"
 
 
 class ResultShapeError(ValueError):
@@ -45,25 +51,39 @@ def parse_amounts(values: pd.Series) -> tuple:
     """Parse text amounts ("1,234.50", "(200.00)", "-$5") -> (floats, bad mask).
 
     Runs in Arrow's compute kernels (RE2 regexes, C++ casts): no Python object per
-    value, so a million amounts take a fraction of a second.
+    value. Values of the common shapes ("-1,234.50", "(200.00)") take a short path;
+    the rest (symbols, spaces, blanks, malformed) go through the full rules.
     """
-    text = pc.utf8_trim_whitespace(_arrow_text(values))
+    text = _arrow_text(values)
+    plain = _matches(text, _PLAIN)
+    digits = pc.replace_substring(
+        pc.utf8_trim(pc.if_else(plain, text, None), "()"), ",", ""
+    )
+    floats = _floats(digits)
+    negative = _bools(pc.fill_null(pc.starts_with(text, "("), False))
+    np.negative(floats, out=floats, where=negative)
+    bad = np.zeros(len(floats), dtype=bool)
+    others = np.flatnonzero(~_bools(plain))
+    if len(others):
+        floats[others], bad[others] = _parse_other(pc.take(text, pa.array(others)))
+    return pd.Series(floats, index=values.index, dtype="float64"), bad
+
+
+def _parse_other(text) -> tuple:
+    """Full rules: trim, "(...)" negates, drop currency symbols and spaces, check."""
+    text = pc.utf8_trim_whitespace(text)
     negative = _matches(text, r"^\(.*\)$")
     inner = pc.if_else(negative, pc.utf8_slice_codeunits(text, 1, -1), text)
-    # Most values hold no currency symbol or space: strip only if some do.
-    if pc.any(_matches(inner, _CURRENCY)).as_py():
-        inner = pc.replace_substring_regex(inner, _CURRENCY, "")
+    inner = pc.replace_substring_regex(inner, _CURRENCY, "")
     valid = pc.and_(
         _matches(inner, f"^{_AMOUNT}$"),
         pc.invert(pc.and_(negative, _matches(inner, "^[+-]"))),
     )
     digits = pc.replace_substring(pc.if_else(valid, inner, None), ",", "")
-    numbers = pc.cast(digits, pa.float64())
-    numbers = pc.if_else(negative, pc.negate(numbers), numbers)
+    floats = _floats(digits)
+    np.negative(floats, out=floats, where=_bools(negative))
     blank = pc.fill_null(pc.equal(text, ""), True)
-    bad = pc.and_(pc.invert(blank), pc.invert(valid))
-    floats = numbers.to_numpy(zero_copy_only=False)
-    return pd.Series(floats, index=values.index, dtype="float64"), _bools(bad)
+    return floats, _bools(pc.and_(pc.invert(blank), pc.invert(valid)))
 
 
 def _arrow_text(values: pd.Series) -> pa.Array:
@@ -71,6 +91,11 @@ def _arrow_text(values: pd.Series) -> pa.Array:
     if not isinstance(values.dtype, pd.StringDtype):
         values = values.astype("str").where(values.notna())
     return pa.array(values)
+
+
+def _floats(digits) -> np.ndarray:
+    """Return checked number text (or null) as a writable float64 array (NaN: null)."""
+    return np.array(pc.cast(digits, pa.float64()).to_numpy(zero_copy_only=False))
 
 
 def _matches(text, pattern: str):
@@ -195,17 +220,27 @@ def _field_columns(frame: pd.DataFrame, source) -> list:
 
 
 def _convert_all(frame: pd.DataFrame, source, columns: list) -> dict:
-    """Return column -> (values, bad mask), by the column's declared type."""
-    out = {}
+    """Return column -> (values, bad mask), by the column's declared type.
+
+    Text amounts of large results are parsed two columns at a time: Arrow's
+    kernels release the GIL, so both cores work.
+    """
+    out, amounts = {}, []
     for column in columns:
         values = frame[column]
         if source.column_types[column] != "numeric":
             text = values.astype("str").where(values.notna())
             out[column] = (text, np.zeros(len(values), dtype=bool))
         elif source.text_amounts:
-            out[column] = parse_amounts(values)
+            amounts.append(column)
         else:
             out[column] = to_numbers(values)
+    if len(amounts) > 1 and len(frame) >= PARALLEL_PARSE_ROWS:
+        with ThreadPoolExecutor(2, thread_name_prefix="finsync-parse") as pool:
+            parsed = pool.map(parse_amounts, (frame[c] for c in amounts))
+            out.update(zip(amounts, parsed))
+    else:
+        out.update((c, parse_amounts(frame[c])) for c in amounts)
     return out
 
 

@@ -74,7 +74,11 @@ def test_last_quarter_ending_by():
     assert last_quarter_ending_by("2024-12-31") == "2024Q4"
 
 
-def test_cash_flow_rows_are_renamed_parsed_and_mismatches_reported(settings, frame):
+@pytest.mark.parametrize("parallel_from", [100_000, 0], ids=["serial", "threads"])
+def test_cash_flow_rows_are_renamed_parsed_and_mismatches_reported(
+    settings, frame, monkeypatch, parallel_from
+):
+    monkeypatch.setattr("aggregator.schema_map.PARALLEL_PARSE_ROWS", parallel_from)
     raw = frame(
         "ticker_or_id fiscal_quarter net_income ending_cash",
         ("ACME0001", "2024Q3", "1,000.00", "(50.00)"),
@@ -166,3 +170,32 @@ def test_check_mapping_finds_columns_the_source_lacks(settings):
         ("pnl", "revenue", "revenue")
     ]
     assert "/schema has no such column" in problems[0]["message"]
+
+
+def _reference_amount(value):
+    """The text-amount rules, one value at a time in plain Python."""
+    import re
+
+    if value is None or not value.strip():
+        return np.nan, False
+    text = value.strip()
+    negative = re.fullmatch(r"\(.*\)", text) is not None
+    inner = re.sub(r"[$€£¥\s]", "", text[1:-1] if negative else text)
+    shape = r"[+-]?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?"
+    if not re.fullmatch(shape, inner) or (negative and inner[:1] in "+-"):
+        return np.nan, True
+    number = float(inner.replace(",", ""))
+    return (-number if negative else number), False
+
+
+def test_text_amounts_match_a_plain_python_reference_on_random_text():
+    rng = np.random.default_rng(11)
+    alphabet = list("0123456789,.()+-$€ ")
+    texts = ["".join(rng.choice(alphabet, rng.integers(0, 9))) for _ in range(4000)]
+    texts += [f"{x:,.2f}" for x in rng.normal(0, 1e6, 2000)]
+    texts += [f"({abs(x):,.2f})" for x in rng.normal(0, 1e4, 500)] + [None]
+    values, bad = parse_amounts(pd.Series(texts, dtype="str"))
+    expected = [_reference_amount(t) for t in texts]
+    assert bad.tolist() == [b for _, b in expected]
+    want = np.array([v for v, _ in expected])
+    assert np.array_equal(values.to_numpy(), want, equal_nan=True)
