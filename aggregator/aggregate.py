@@ -144,21 +144,16 @@ def find_discrepancies(observations: dict, fields, tolerance: float) -> list:
     """
     found = []
     for name in fields:
-        wide = _values_by_source(observations, name)
-        if wide is None:
-            continue
-        spread = wide.max(axis=1) - wide.min(axis=1)
-        scale = wide.abs().max(axis=1)
-        hits = wide[(wide.notna().sum(axis=1) > 1) & (spread > tolerance * scale)]
-        found += _discrepancy_records(hits, name)
+        found += _disagreements(observations, name, tolerance)
     return sorted(found, key=lambda d: (d["company_id"], d["period_end"], d["field"]))
 
 
-def _values_by_source(observations: dict, name: str):
-    """Return company-periods held by 2+ sources x source -> mean value, or None.
+def _disagreements(observations: dict, name: str, tolerance: float) -> list:
+    """Return the discrepancy records of one field.
 
-    Company and period are factorized to integer codes first so the group-by
-    and the reshape run on integers, not on millions of strings.
+    Company and period are factorized into one integer per company-period, and
+    each source's mean per company-period is a pair of bincounts: NumPy, no
+    group-by over millions of strings.
     """
     frames = {
         source: frame.dropna(subset=["company_id", "period_end", name])
@@ -166,45 +161,42 @@ def _values_by_source(observations: dict, name: str):
         if name in frame.columns and len(frame)
     }
     if len(frames) < 2:
-        return None
+        return []
     long = pd.concat(
         [f[["company_id", "period_end", name]] for f in frames.values()],
         ignore_index=True,
     )
     company, companies = pd.factorize(long["company_id"])
     period, periods = pd.factorize(long["period_end"])
-    source = np.repeat(np.arange(len(frames)), [len(f) for f in frames.values()])
     width = max(len(periods), 1)
-    pair = company.astype("int64") * width + period
-    shared = pd.Series(pair).duplicated(keep=False).to_numpy()
-    if not shared.any():
-        return None
-    values = pd.DataFrame(
-        {
-            "pair": pair[shared],
-            "source": source[shared],
-            "value": long[name].to_numpy()[shared],
-        }
+    pairs, slot = np.unique(
+        company.astype("int64") * width + period, return_inverse=True
     )
-    wide = values.groupby(["pair", "source"])["value"].mean().unstack("source")
-    wide.columns = [list(frames)[code] for code in wide.columns]
-    codes = wide.index.to_numpy()
-    wide.index = pd.MultiIndex.from_arrays(
-        [companies[codes // width], periods[codes % width]],
-        names=["company_id", "period_end"],
-    )
-    return wide
-
-
-def _discrepancy_records(hits: pd.DataFrame, name: str) -> list:
-    records = hits.reset_index().to_dict("records")
-    sources = list(hits.columns)
+    values = long[name].to_numpy(dtype="float64")
+    sums = np.zeros((len(frames), len(pairs)))
+    counts = np.zeros((len(frames), len(pairs)))
+    start = 0
+    for row, frame in enumerate(frames.values()):
+        part = slice(start, start + len(frame))
+        sums[row] = np.bincount(slot[part], values[part], minlength=len(pairs))
+        counts[row] = np.bincount(slot[part], minlength=len(pairs))
+        start += len(frame)
+    shared = np.flatnonzero((counts > 0).sum(axis=0) > 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = sums[:, shared] / counts[:, shared]
+    high, low = np.nanmax(means, axis=0), np.nanmin(means, axis=0)
+    hits = np.flatnonzero(high - low > tolerance * np.nanmax(np.abs(means), axis=0))
+    names = list(frames)
     return [
         {
-            "company_id": r["company_id"],
-            "period_end": r["period_end"],
+            "company_id": companies[pairs[shared[i]] // width],
+            "period_end": periods[pairs[shared[i]] % width],
             "field": name,
-            "values": {s: float(r[s]) for s in sources if pd.notna(r[s])},
+            "values": {
+                names[row]: float(means[row, i])
+                for row in range(len(names))
+                if counts[row, shared[i]] > 0
+            },
         }
-        for r in records
+        for i in hits
     ]

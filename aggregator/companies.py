@@ -146,14 +146,17 @@ class CompanyRegistry:
     def resolve_many(self, raws: Iterable[str]) -> dict[str, Resolution]:
         """Resolve each distinct raw key once; unhashable values are skipped."""
         resolved: dict = {}
+        memo, resolve = self._memo, self.resolve
         for raw in raws:
             try:
                 if raw in resolved:
                     continue
+                # Keys seen before (most, at scale) skip the call: one dict lookup.
+                known = memo.get(raw)
             except TypeError:
                 log.warning("Skipped an unhashable company key of type %s", type(raw))
                 continue
-            resolved[raw] = self.resolve(raw)
+            resolved[raw] = known if known is not None else resolve(raw)
         return resolved
 
     def search(self, query: str, limit: int = 10) -> list[dict]:

@@ -124,7 +124,7 @@ class _RunPlanner:
         keys = column.astype("object").where(column.notna(), None).tolist()
         rows = frame[ROWS_ALIAS].astype("int64").tolist()
         self.key_counts[name] = tuple(zip(keys, rows))
-        raws = list(dict.fromkeys(column.dropna().astype("str")))
+        raws = list(dict.fromkeys(column.dropna().astype("str").tolist()))
         resolved = self.registry.resolve_many(raws)
         self.rejected[name] = [r for r in raws if resolved[r].company_id is None]
         if self.allowed is not None:

@@ -94,8 +94,16 @@ def frame_records(frame: pd.DataFrame) -> list:
     return pa.Table.from_pandas(frame, preserve_index=False).to_pylist()
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def json_safe(value):
     """Return ``value`` with NaN/inf floats as None and numpy scalars as Python."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value  # the common case first: manifests hold 100,000s of these
+    if kind is float:
+        return value if math.isfinite(value) else None
     if isinstance(value, dict):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
