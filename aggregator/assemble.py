@@ -18,7 +18,7 @@ from aggregator.aggregate import (
     rows_to_text_counts,
 )
 from aggregator.periods import in_range
-from aggregator.schema_map import apply_scale, map_partials, map_rows
+from aggregator.schema_map import MappedRows, apply_scale, as_mapped, map_partials
 
 
 @dataclass(frozen=True)
@@ -65,9 +65,11 @@ def concat_chunks(frames: dict) -> dict:
     }
 
 
-def _stack(parts: list) -> pd.DataFrame:
+def _stack(parts: list):
     if len(parts) == 1:
         return parts[0]
+    if any(isinstance(part, MappedRows) for part in parts):
+        return MappedRows.concat(parts)
     # Empty chunks are left out: their column dtypes may differ from the others'.
     filled = [p for p in parts if not p.empty] or parts[:1]
     if len(filled) == 1:
@@ -82,6 +84,11 @@ def normalise_source(source_plan, source, frames: dict, resolver, scope) -> Sour
     return _normalise_rows(source_plan, source, frames, resolver, scope)
 
 
+def _kept(frame: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+    """Return the rows ``mask`` selects; the frame itself (no copy) when it is all."""
+    return frame if mask.all() else frame[mask]
+
+
 def _resolve(frame: pd.DataFrame, resolver) -> tuple:
     """Add ``company_id``: each distinct raw key resolved once, then spread back."""
     codes, uniques = pd.factorize(frame["raw_key"])
@@ -93,7 +100,7 @@ def _resolve(frame: pd.DataFrame, resolver) -> tuple:
 
 
 def _normalise_rows(source_plan, source, frames, resolver, scope) -> SourceData:
-    mapped = map_rows(frames[source_plan.mode], source)
+    mapped = as_mapped(frames[source_plan.mode], source)
     rows, resolutions = _resolve(mapped.frame, resolver)
     masks = row_filter.own_masks(rows, source_plan.residual, source.unit_scale)
     own = row_filter.all_of(masks.values(), len(rows))
@@ -102,13 +109,13 @@ def _normalise_rows(source_plan, source, frames, resolver, scope) -> SourceData:
     in_scope = known & period_ok & scope.company_mask(rows)
     everything = np.ones(len(rows), dtype=bool)
     supplies = {
-        flt: rows[in_scope & masks.get(flt, everything)]
+        flt: _kept(rows, in_scope & masks.get(flt, everything))
         for flt in (*source_plan.pushed, *source_plan.residual)
     }
     return SourceData(
         name=source.name,
         mode=source_plan.mode,
-        accepted=rows[in_scope & own],
+        accepted=_kept(rows, in_scope & own),
         rejected=rows[~known & period_ok & own],
         supplies=supplies,
         mismatches=mapped.mismatches(source.name, in_scope | (~known & period_ok)),
@@ -122,13 +129,13 @@ def _normalise_partial(source_plan, source, frames, resolver, scope) -> SourceDa
     rejected, mismatches = _partial_rejected(frames.get("rejected"), source)
     observations = None
     if frames.get("discrepancy") is not None:
-        obs, _ = _resolve(map_rows(frames["discrepancy"], source).frame, resolver)
+        obs, _ = _resolve(as_mapped(frames["discrepancy"], source).frame, resolver)
         obs_keep = obs["company_id"].notna().to_numpy()
-        observations = obs[obs_keep & scope.company_mask(obs)]
+        observations = _kept(obs, obs_keep & scope.company_mask(obs))
     return SourceData(
         name=source.name,
         mode="partial",
-        accepted=parts[keep],
+        accepted=_kept(parts, keep),
         rejected=rejected,
         observations=observations,
         mismatches=mismatches,
@@ -141,7 +148,7 @@ def _partial_rejected(frame, source) -> tuple:
     if frame is None:
         empty = pd.DataFrame(columns=["raw_key", "period_end", "company_id"])
         return empty, ()
-    mapped = map_rows(frame, source)
+    mapped = as_mapped(frame, source)
     return mapped.frame.assign(company_id=pd.NA), mapped.mismatches(source.name)
 
 

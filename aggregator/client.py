@@ -3,7 +3,7 @@
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urljoin, urlsplit
 
 import pandas as pd
@@ -35,6 +35,7 @@ class SourceResult:
     elapsed_ms: float
     pages: int
     cached: bool = False
+    mapped: object = None  # what ``on_page`` made of the pages, joined; see run_query
 
 
 @dataclass(frozen=True)
@@ -151,21 +152,31 @@ class SourceClient:
         """Return the service's ``/schema`` body (table, columns, declared types)."""
         return self._get_json("/schema")
 
-    def run_query(self, sql: str, params: dict | None = None) -> SourceResult:
-        """Run ``sql`` on the service, following ``next`` until every row is in."""
+    def run_query(self, sql: str, params=None, on_page=None) -> SourceResult:
+        """Run ``sql`` on the service, following ``next`` until every row is in.
+
+        With ``on_page`` (a :class:`PageMapper`), each page is turned into its
+        mapped form as it arrives and only that is kept, so a large raw result is
+        never held whole; the joined mapping is ``mapped`` and its frame ``frame``.
+        """
         start = time.perf_counter()
         query = {"q": sql, "limit": self.page_size, **self._check_params(params)}
         for _ in range(MAX_RESTARTS):
             try:
-                pages = self._collect(self.base_url + "/query", query)
+                pages = self._collect(self.base_url + "/query", query, on_page)
             except _DataChanged:
                 log.info(
                     "source %s: data changed while paging; starting over", self.name
                 )
                 continue
-            frame = _to_frame([page.table for page in pages])
-            version = pages[0].data_version
-            return SourceResult(frame, version, elapsed_ms(start), len(pages))
+            version, took = pages[0].data_version, elapsed_ms(start)
+            if on_page is None:
+                frame = _to_frame([page.table for page in pages])
+                return SourceResult(frame, version, took, len(pages))
+            mapped = on_page.join([page.table for page in pages])
+            return SourceResult(
+                on_page.frame_of(mapped), version, took, len(pages), mapped=mapped
+            )
         raise UpstreamError("source data kept changing while paging")
 
     def close(self) -> None:
@@ -179,13 +190,14 @@ class SourceClient:
             raise ValueError(f"query parameter names reserved by the service: {clash}")
         return params
 
-    def _collect(self, url: str, query: dict) -> list:
-        pages = [self._read_page(self._get(url, query, self.accept))]
+    def _collect(self, url: str, query: dict, on_page=None) -> list:
+        pages = [self._read_page(self._get(url, query, self.accept), on_page)]
         while pages[-1].next_url:
             if len(pages) >= self.max_pages:
                 raise UpstreamError(f"result exceeded {self.max_pages} pages")
             next_url = self._same_origin(pages[-1].next_url)
-            pages.append(self._read_page(self._get(next_url, None, self.accept)))
+            response = self._get(next_url, None, self.accept)
+            pages.append(self._read_page(response, on_page))
             if pages[-1].data_version != pages[0].data_version:
                 raise _DataChanged()
         return pages
@@ -239,22 +251,41 @@ class SourceClient:
             log.info("source %s: request failed: %s", self.name, exc)
             raise UpstreamError("request to source failed") from None
 
-    def _read_page(self, response: requests.Response) -> _Page:
+    def _read_page(self, response: requests.Response, on_page=None) -> _Page:
         content_type = response.headers.get("Content-Type", "")
         if content_type.startswith(ARROW_MIME):
-            return _arrow_page(response)
-        if content_type.startswith(JSON_MIME):
-            return _json_page(response)
-        raise UpstreamError("source answered in an unexpected format")
+            page = _arrow_page(response)
+        elif content_type.startswith(JSON_MIME):
+            page = _json_page(response)
+        else:
+            raise UpstreamError("source answered in an unexpected format")
+        if on_page is None:
+            return page
+        return replace(page, table=on_page.map(_to_frame([page.table])))
 
 
 def _arrow_page(response: requests.Response) -> _Page:
     try:
-        table = pa.ipc.open_stream(response.content).read_all()
+        table = _detached(pa.ipc.open_stream(response.content).read_all())
     except (pa.ArrowInvalid, OSError):
         raise UpstreamError("source sent a malformed Arrow stream") from None
     next_url = response.headers.get("X-Next-Page") or None
     return _Page(table, next_url, response.headers.get("X-Data-Version"))
+
+
+def _detached(table: pa.Table) -> pa.Table:
+    """Return ``table`` with each column in buffers of its own.
+
+    Read from an IPC body, every column is a slice of that one body: keeping any
+    column (say the company keys) would keep the whole page, text amounts and
+    all, alive for the rest of the run. Copying each column (a memcpy) lets the
+    page go as soon as its values are parsed.
+    """
+    columns = [
+        pa.concat_arrays(column.chunks) if column.num_chunks else column
+        for column in table.columns
+    ]
+    return pa.Table.from_arrays(columns, schema=table.schema)
 
 
 def _json_page(response: requests.Response) -> _Page:

@@ -121,18 +121,22 @@ class Fetcher:
         """Return a new memo of data versions (asks nothing until used)."""
         return DataVersions(self.clients, enabled=self.cache.max_entries > 0)
 
-    def fetch_all(self, queries: dict, versions=None) -> FetchReport:
+    def fetch_all(self, queries: dict, versions=None, mappers=None) -> FetchReport:
         """Run every query concurrently; a source with any failed query is failed."""
-        futures = self.submit_queries(queries, versions or self.data_versions())
+        versions = versions or self.data_versions()
+        futures = self.submit_queries(queries, versions, mappers)
         return judge(queries, {key: f.result() for key, f in futures.items()})
 
-    def submit_queries(self, queries: dict, versions: DataVersions) -> dict:
-        """Start every query on the pool; return key -> future of (result, failure)."""
+    def submit_queries(self, queries: dict, versions, mappers=None) -> dict:
+        """Start every query on the pool; return key -> future of (result, failure).
+
+        ``mappers`` maps query keys to a page mapper (see ``SourceClient.run_query``).
+        """
         self._check_sources({query.source for query in queries.values()})
         futures = {}
         for key in _interleaved(queries):
-            source = queries[key].source
-            task = partial(self._fetch_one, queries[key], versions)
+            source, on_page = queries[key].source, (mappers or {}).get(key)
+            task = partial(self._fetch_one, queries[key], versions, on_page)
             futures[key] = self._gates[source].submit(partial(_collect, source, task))
         return {key: futures[key] for key in queries}
 
@@ -180,21 +184,24 @@ class Fetcher:
         if unknown:
             raise ValueError(f"not configured sources: {sorted(unknown)}")
 
-    def _fetch_one(self, query, versions: DataVersions) -> SourceResult:
+    def _fetch_one(self, query, versions, on_page=None) -> SourceResult:
         start = time.perf_counter()
         name = query.source
         version = versions.get(name)
+        # A mapped result is stored apart from the raw one of the same query.
+        variant = () if on_page is None else ("mapped",)
         if version is not None:
-            hit = self.cache.get(cache_key(name, query.sql, query.params, version))
+            key = cache_key(name, query.sql, query.params, version) + variant
+            hit = self.cache.get(key)
             if hit is not None:
                 return replace(hit, elapsed_ms=elapsed_ms(start))
-        result = self.clients[name].run_query(query.sql, query.params)
+        result = self.clients[name].run_query(query.sql, query.params, on_page)
         if result.data_version is None:
             result = replace(result, data_version=version)
         if result.data_version is not None:
             # stored under the version the rows came with, not the one looked up
             key = cache_key(name, query.sql, query.params, result.data_version)
-            self.cache.put(key, result)
+            self.cache.put(key + variant, result)
         return replace(result, elapsed_ms=elapsed_ms(start))
 
     def _schema_one(self, name: str, versions: DataVersions) -> dict:

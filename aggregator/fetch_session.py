@@ -18,7 +18,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field
 
-from aggregator.schema_map import check_mapping
+from aggregator.schema_map import ROW_KINDS, PageMapper, check_mapping
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ class FetchSession:
     versions: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        self._settings = getattr(self.fetcher, "settings", None)
         self._data_versions = self.fetcher.data_versions()
         self._started = time.perf_counter()
         self._problems: dict = {}
@@ -64,6 +65,7 @@ class FetchSession:
         ``queries_for(source, keys_frame)`` returns the data queries of ``source``
         (``keys_frame`` is None for sources without key discovery).
         """
+        self._settings = settings
         tasks = {}
         for name in needed:
             future = self.fetcher.submit_schema(name, self._data_versions)
@@ -88,7 +90,14 @@ class FetchSession:
         return {n: r.frame for n, r in self._keys.items() if n not in self.failures}
 
     def frames_for(self, plan) -> dict:
-        """Return source -> {kind: [frame per query, in plan order]} of live sources."""
+        """Return source -> {kind: [result per query, in plan order]} of live sources.
+
+        A result is a frame, or for row kinds (``ROW_KINDS``) the ``MappedRows``
+        its pages were mapped to while they arrived.
+
+        The frames are handed over: the session keeps no reference to them, so the
+        caller can free each source's rows as soon as it has used them.
+        """
         wanted = {
             k: q for k, q in plan.queries.items() if q.source not in self.failures
         }
@@ -103,10 +112,11 @@ class FetchSession:
         frames = {}
         for key, query in wanted.items():
             if query.source not in self.failures:
-                result = self._data[key][1]
+                result = self._data.pop(key)[1]
                 self._note(query.source, result)
                 kinds = frames.setdefault(query.source, {})
-                kinds.setdefault(query.kind, []).append(result.frame)
+                mapped = result.frame if result.mapped is None else result.mapped
+                kinds.setdefault(query.kind, []).append(mapped)
         return frames
 
     def status(self, participants, rows: dict) -> dict:
@@ -125,7 +135,20 @@ class FetchSession:
         return out
 
     def _submit(self, queries: dict) -> dict:
-        return self.fetcher.submit_queries(queries, self._data_versions)
+        return self.fetcher.submit_queries(
+            queries, self._data_versions, self._mappers(queries)
+        )
+
+    def _mappers(self, queries: dict) -> dict:
+        """Row results are mapped page by page as they arrive (see PageMapper)."""
+        if self._settings is None:
+            return {}
+        sources = self._settings.sources
+        return {
+            key: PageMapper(sources[query.source])
+            for key, query in queries.items()
+            if query.kind in ROW_KINDS
+        }
 
     def _submit_data(self, queries: dict) -> dict:
         if not queries or any(q.source in self._problems for q in queries.values()):
@@ -169,7 +192,8 @@ class FetchSession:
                 self._note(name, result)
 
     def _run_missing(self, queries: dict) -> None:
-        report = self.fetcher.fetch_all(queries, self._data_versions)
+        mappers = self._mappers(queries)
+        report = self.fetcher.fetch_all(queries, self._data_versions, mappers)
         for name, failure in report.failures.items():
             self.fail(name, failure.status, failure.reason, failure.elapsed_ms)
         for key, result in report.results.items():

@@ -21,6 +21,7 @@ def run_aggregation(query, settings, registry, fetcher, now) -> RunResult:
     session = FetchSession(fetcher)
     plan = _fetch(query, settings, registry, session, companies)
     frames = assemble.concat_chunks(session.frames_for(plan))
+    source_rows = run_report.source_rows(frames, plan)
     asked = list(plan.sources)
     scope = assemble.Scope(companies, query.period_start, query.period_end)
     datas = _normalise(plan, settings, registry, frames, session, scope)
@@ -34,7 +35,7 @@ def run_aggregation(query, settings, registry, fetcher, now) -> RunResult:
         plan=plan,
         rows=rows,
         rejected=run_report.rejected_frame(datas, query.fields),
-        sources=session.status(asked, run_report.source_rows(frames, plan)),
+        sources=session.status(asked, source_rows),
         corrections=tuple(query_fixes) + report.corrections,
         rejections=report.rejections,
         type_mismatches=report.mismatches,
@@ -148,9 +149,10 @@ def _check_answers(query, session, asked: list) -> None:
 
 
 def _normalise(plan, settings, registry, frames, session, scope) -> dict:
+    """Normalise each source's frames, taking them out of ``frames`` (freed early)."""
     datas = {}
-    for name, kinds in frames.items():
-        source = settings.sources[name]
+    for name in list(frames):
+        kinds, source = frames.pop(name), settings.sources[name]
         try:
             datas[name] = assemble.normalise_source(
                 plan.sources[name], source, kinds, registry.resolve_many, scope

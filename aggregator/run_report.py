@@ -114,7 +114,10 @@ def source_rows(frames: dict, plan) -> dict:
         frame = kinds.get(mode)
         if frame is None:
             continue
-        out[name] = int(frame[ROWS_ALIAS].sum()) if mode == "partial" else len(frame)
+        if mode == "partial":
+            out[name] = int(frame[ROWS_ALIAS].sum())
+        else:  # rows mapped while fetching are a MappedRows
+            out[name] = len(getattr(frame, "frame", frame))
     return out
 
 

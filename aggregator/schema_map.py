@@ -8,6 +8,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from aggregator.errors import UpstreamError
 from aggregator.periods import normalise_periods
 from aggregator.sqlgen import ROWS_ALIAS
 
@@ -26,7 +27,7 @@ _AMOUNT = rf"[+-]?{_UNSIGNED}"
 _PLAIN = rf"^(?:{_AMOUNT}|\({_UNSIGNED}\))$"
 
 
-class ResultShapeError(ValueError):
+class ResultShapeError(UpstreamError):
     """A source result lacks a column the aggregator needs (e.g. the key)."""
 
 
@@ -37,14 +38,66 @@ class MappedRows:
     frame: pd.DataFrame
     bad: dict
 
+    @classmethod
+    def concat(cls, parts: list) -> "MappedRows":
+        """Join the mapped pages of one result, in order, into one MappedRows."""
+        if len(parts) == 1:
+            return parts[0]
+        frame = pd.concat([part.frame for part in parts], ignore_index=True)
+        # In column order, as map_rows lists them.
+        fields = [c for c in frame.columns if any(c in part.bad for part in parts)]
+        bad, offsets = {}, np.cumsum([0] + [len(part.frame) for part in parts])
+        for name in fields:
+            masks, values = [], []
+            for part, offset in zip(parts, offsets):
+                mask, raw = part.bad.get(name, (None, None))
+                masks.append(np.zeros(len(part.frame), bool) if mask is None else mask)
+                if raw is not None:
+                    values.append(raw.set_axis(raw.index + offset))
+            bad[name] = (np.concatenate(masks), pd.concat(values))
+        return cls(frame, bad)
+
     def mismatches(self, source: str, keep=None) -> tuple:
-        """Return the type mismatches among the rows ``keep`` selects (default all)."""
+        """Return the type mismatches among the rows ``keep`` selects (default all).
+
+        ``bad`` maps field -> (mask over all rows, the unparsed values of those rows).
+        """
         found = []
         for field_name, (mask, raw) in self.bad.items():
             chosen = mask if keep is None else mask & keep
             if chosen.any():
                 found.append(_mismatch(source, field_name, raw, chosen, self.frame))
         return tuple(found)
+
+
+#: Result kinds whose rows map with ``map_rows`` (page by page while fetching).
+ROW_KINDS = frozenset({"rows", "discrepancy", "rejected", "raw"})
+
+
+@dataclass(frozen=True)
+class PageMapper:
+    """Maps each page of a row result as it arrives (``SourceClient.run_query``)."""
+
+    source: object
+
+    def map(self, frame: pd.DataFrame) -> MappedRows:
+        """Return one page in canonical names, parsed."""
+        return map_rows(frame, self.source)
+
+    @staticmethod
+    def join(parts: list) -> MappedRows:
+        """Return the mapped pages joined in order."""
+        return MappedRows.concat(parts)
+
+    @staticmethod
+    def frame_of(mapped: MappedRows) -> pd.DataFrame:
+        """Return the rows of a joined mapping."""
+        return mapped.frame
+
+
+def as_mapped(result, source) -> MappedRows:
+    """Return a row result mapped: as it came if mapped while fetching, else now."""
+    return result if isinstance(result, MappedRows) else map_rows(result, source)
 
 
 def parse_amounts(values: pd.Series) -> tuple:
@@ -140,7 +193,10 @@ def map_rows(frame: pd.DataFrame, source) -> MappedRows:
         out[canonical], mask = converted[column]
         bad[canonical] = (mask, frame[column])
     mapped = pd.DataFrame(out, index=frame.index).reset_index(drop=True)
-    bad = {k: (m, raw.reset_index(drop=True)) for k, (m, raw) in bad.items() if m.any()}
+    # Only the values that did not parse are kept, not whole raw columns.
+    bad = {
+        k: (m, raw.reset_index(drop=True)[m]) for k, (m, raw) in bad.items() if m.any()
+    }
     return MappedRows(mapped, bad)
 
 
@@ -245,13 +301,15 @@ def _convert_all(frame: pd.DataFrame, source, columns: list) -> dict:
 
 
 def _mismatch(source: str, canonical: str, raw: pd.Series, bad, frame) -> dict:
+    """Describe the ``bad`` rows; ``raw`` holds the unparsed values by row number."""
     keys = frame["raw_key"][bad].iloc[:MAX_MISMATCH_ROWS]
     periods = frame["period_end"][bad].iloc[:MAX_MISMATCH_ROWS]
     rows = [
         {"raw_key": k, "period": None if pd.isna(p) else p}
         for k, p in zip(keys, periods)
     ]
-    examples = list(dict.fromkeys(raw[bad].astype("str")))[:MAX_EXAMPLES]
+    chosen = raw.loc[np.flatnonzero(bad)].astype("str").tolist()
+    examples = list(dict.fromkeys(chosen))[:MAX_EXAMPLES]
     return {
         "source": source,
         "field": canonical,

@@ -232,4 +232,6 @@ def test_plan_queries_not_run_ahead_are_fetched_before_use(logged, caplog):
     assert "not run ahead" in caplog.text
     assert sorted(frames) == sorted(plan.sources) and not session.failures
     for slug in SLUGS:
-        assert logs[slug].count("/query") == 1 and len(frames[slug]["rows"][0]) > 0
+        assert (
+            logs[slug].count("/query") == 1 and len(frames[slug]["rows"][0].frame) > 0
+        )

@@ -199,3 +199,24 @@ def test_text_amounts_match_a_plain_python_reference_on_random_text():
     assert bad.tolist() == [b for _, b in expected]
     want = np.array([v for v, _ in expected])
     assert np.array_equal(values.to_numpy(), want, equal_nan=True)
+
+
+def test_pages_mapped_one_by_one_join_to_the_whole_mapping(settings, frame):
+    from aggregator.schema_map import MappedRows
+
+    raw = frame(
+        "ticker_or_id fiscal_quarter net_income ending_cash",
+        ("ACME0001", "2024Q3", "1,000.00", "(50.00)"),
+        ("CGC", "2024Q4", "N/A", "0.00"),
+        ("ACME0001", "2024Q1", None, "2,500.25"),
+        ("BETA0002", "2024q1", "7", "oops"),
+        ("BETA0002", "2024Q2", "--", "1"),
+    )
+    source = settings.sources["cash_flow"]
+    whole = map_rows(raw, source)
+    pages = [raw.iloc[:2], raw.iloc[2:3], raw.iloc[3:]]
+    joined = MappedRows.concat([map_rows(page, source) for page in pages])
+    assert_frame_equal(joined.frame, whole.frame)
+    assert joined.mismatches("cash_flow") == whole.mismatches("cash_flow")
+    keep = np.array([True, True, False, False, True])
+    assert joined.mismatches("cash_flow", keep) == whole.mismatches("cash_flow", keep)
