@@ -58,15 +58,17 @@ def _text_counts(frame: pd.DataFrame, fields, keys: list, weight) -> pd.DataFram
 
 
 def combine(parts: list, text_counts: list, fields, settings, keys: list):
-    """Return one row per key: mean, count (and min/max for multi-source fields)."""
+    """Return one row per key: mean, count (and min/max for multi-source fields).
+
+    Each source's parts are reduced per key on their own first, then the sources
+    are lined up on the keys: no frame ever holds every source's columns for
+    every source's rows.
+    """
     numeric = [f for f in fields if settings.canonical_fields[f].type == "numeric"]
-    stacked, texts = _stack(parts, keys), _stack(text_counts, keys)
-    index = _key_index(stacked, texts, keys)
-    sums = _reduce(stacked, keys, [f"{f}__sum" for f in numeric], "sum", index)
-    counts = _reduce(stacked, keys, [f"{f}__count" for f in numeric], "sum", index)
-    counts = counts.fillna(0).astype("int64")
-    lows = _reduce(stacked, keys, [f"{f}__min" for f in numeric], "min", index)
-    highs = _reduce(stacked, keys, [f"{f}__max" for f in numeric], "max", index)
+    reduced = [_reduce_part(part, keys) for part in parts if len(part)]
+    texts = _stack(text_counts, keys)
+    index = _key_index([r.index for r in reduced], texts, keys)
+    reduced = [r.reindex(index) for r in reduced]
     modes = most_frequent(texts, keys)
     columns = {}
     for name in fields:
@@ -74,13 +76,60 @@ def combine(parts: list, text_counts: list, fields, settings, keys: list):
             columns[name] = _mode_column(modes, name, index)
             columns[f"{name}_count"] = _text_count(texts, name, keys, index)
             continue
-        count = counts[f"{name}__count"]
-        columns[name] = (sums[f"{name}__sum"] / count).where(count > 0)
+        sums, counts, lows, highs = (
+            _across(reduced, f"{name}__{how}", index) for how in SUFFIXES
+        )
+        count = counts.sum(axis=1).astype("int64")
+        columns[name] = (sums.sum(axis=1, min_count=1) / count).where(count > 0)
         columns[f"{name}_count"] = count
         if len(settings.field_sources(name)) > 1:
-            columns[f"{name}_min"] = lows[f"{name}__min"]
-            columns[f"{name}_max"] = highs[f"{name}__max"]
+            columns[f"{name}_min"] = lows.min(axis=1)
+            columns[f"{name}_max"] = highs.max(axis=1)
     return pd.DataFrame(columns, index=index).reset_index()
+
+
+def _reduce_part(part: pd.DataFrame, keys: list) -> pd.DataFrame:
+    """Return one source's parts merged per key: sums and counts add, min, max."""
+    by_kind = {kind: [] for kind in SUFFIXES}
+    for column in part.columns:
+        kind = column.rpartition("__")[2]
+        if kind in by_kind and column not in keys:
+            by_kind[kind].append(column)
+    part = part.dropna(subset=keys)
+    columns = [column for group in by_kind.values() for column in group]
+    if not columns:
+        return pd.DataFrame(index=_key_index([], part, keys))
+    values = part[[*keys, *columns]].astype({column: "float64" for column in columns})
+    grouped = values.groupby(keys, sort=False, observed=True)
+    reduced = [
+        # min_count=1: a key whose values are all missing keeps a missing sum.
+        grouped[by_kind["sum"]].sum(min_count=1),
+        grouped[by_kind["count"]].sum(),
+        grouped[by_kind["min"]].min(),
+        grouped[by_kind["max"]].max(),
+    ]
+    return pd.concat([r for r in reduced if r.shape[1]], axis=1)
+
+
+def _codes(columns: list) -> tuple:
+    """Return (codes per column, distinct values): one code space for all columns.
+
+    Each column is factorized alone (Arrow's hash, fast); only the small sets of
+    distinct values are matched across columns.
+    """
+    factorized = [pd.factorize(column) for column in columns]
+    uniques = [pd.Series(values) for _, values in factorized]
+    distinct = pd.Index(pd.concat(uniques, ignore_index=True).unique())
+    codes = [distinct.get_indexer(values)[codes] for codes, values in factorized]
+    return codes, distinct
+
+
+def _across(reduced: list, column: str, index) -> pd.DataFrame:
+    """Return ``column`` of every source that has it, side by side (maybe none)."""
+    present = [r[column].reset_index(drop=True) for r in reduced if column in r]
+    if not present:
+        return pd.DataFrame(np.nan, index=index, columns=[column])
+    return pd.concat(present, axis=1).set_axis(index)
 
 
 def _stack(frames: list, keys: list) -> pd.DataFrame:
@@ -90,25 +139,14 @@ def _stack(frames: list, keys: list) -> pd.DataFrame:
     return pd.concat(present, ignore_index=True).dropna(subset=keys)
 
 
-def _key_index(stacked: pd.DataFrame, texts: pd.DataFrame, keys: list):
-    pairs = pd.concat([stacked[keys], texts[keys]], ignore_index=True)
+def _key_index(indexes: list, texts: pd.DataFrame, keys: list):
+    """Return the sorted distinct keys of ``indexes`` and of ``texts``' rows."""
+    frames = [index.to_frame(index=False) for index in indexes]
+    pairs = pd.concat([*frames, texts[keys]], ignore_index=True)
     pairs = pairs.drop_duplicates().astype("str").sort_values(keys)
     if len(keys) == 1:
         return pd.Index(pairs[keys[0]], name=keys[0])
     return pd.MultiIndex.from_frame(pairs)
-
-
-def _reduce(stacked: pd.DataFrame, keys: list, columns: list, how: str, index):
-    """Return ``columns`` reduced per key in one groupby; absent columns are NaN."""
-    present = [c for c in columns if c in stacked.columns]
-    out = pd.DataFrame(np.nan, index=index, columns=columns, dtype="float64")
-    if not present or stacked.empty:
-        return out
-    values = stacked[keys].join(stacked[present].astype("float64"))
-    grouped = values.groupby(keys, sort=True)[present]
-    reduced = grouped.sum(min_count=1) if how == "sum" else getattr(grouped, how)()
-    out[present] = reduced.reindex(index)
-    return out
 
 
 def most_frequent(texts: pd.DataFrame, keys: list) -> pd.DataFrame:
@@ -151,28 +189,25 @@ def find_discrepancies(observations: dict, fields, tolerance: float) -> list:
 def _disagreements(observations: dict, name: str, tolerance: float) -> list:
     """Return the discrepancy records of one field.
 
-    Company and period are factorized into one integer per company-period, and
-    each source's mean per company-period is a pair of bincounts: NumPy, no
-    group-by over millions of strings.
+    Company and period become one integer per company-period (looked up in the
+    distinct values, the strings are never stacked), and each source's mean per
+    company-period is a pair of bincounts: NumPy, no group-by over strings.
     """
     frames = {
-        source: frame.dropna(subset=["company_id", "period_end", name])
+        source: frame[["company_id", "period_end", name]].dropna()
         for source, frame in observations.items()
         if name in frame.columns and len(frame)
     }
     if len(frames) < 2:
         return []
-    long = pd.concat(
-        [f[["company_id", "period_end", name]] for f in frames.values()],
-        ignore_index=True,
-    )
-    company, companies = pd.factorize(long["company_id"])
-    period, periods = pd.factorize(long["period_end"])
+    company, companies = _codes([f["company_id"] for f in frames.values()])
+    period, periods = _codes([f["period_end"] for f in frames.values()])
     width = max(len(periods), 1)
-    pairs, slot = np.unique(
-        company.astype("int64") * width + period, return_inverse=True
+    codes = [c.astype("int64") * width + p for c, p in zip(company, period)]
+    pairs, slot = np.unique(np.concatenate(codes), return_inverse=True)
+    values = np.concatenate(
+        [f[name].to_numpy(dtype="float64") for f in frames.values()]
     )
-    values = long[name].to_numpy(dtype="float64")
     sums = np.zeros((len(frames), len(pairs)))
     counts = np.zeros((len(frames), len(pairs)))
     start = 0
