@@ -15,20 +15,26 @@ def group_keys(group_by: str) -> list:
     return ["company_id"] + (["period_end"] if group_by == "company_period" else [])
 
 
-def rows_to_parts(rows: pd.DataFrame, fields, keys: list) -> pd.DataFrame:
-    """Return per key the (sum, count, min, max) of each field over ``rows``.
+def rows_to_parts(rows: pd.DataFrame, fields, keys: list, extremes=None):
+    """Return per key the (sum, count[, min, max]) of each field over ``rows``.
 
     Rows are reduced here, source by source, so a million-row source leaves a
-    part per company (or company and period) rather than four copies of itself.
+    part per company (or company and period) rather than copies of itself. Min
+    and max are kept for the fields in ``extremes`` only (default: all), the
+    fields several sources feed.
     """
     present = [name for name in fields if name in rows.columns]
     rows = rows.dropna(subset=keys)
     if not present:
         return rows[keys].drop_duplicates(ignore_index=True)
+    wanted = present if extremes is None else [f for f in present if f in extremes]
     grouped = rows[[*keys, *present]].groupby(keys, sort=False, observed=True)
-    reduced = grouped.agg(["sum", "count", "min", "max"])
-    reduced.columns = [f"{name}__{how}" for name, how in reduced.columns]
-    return reduced.reset_index()
+    reduced = [grouped.sum(), grouped.count().add_suffix("__count")]
+    reduced[0] = reduced[0].add_suffix("__sum")
+    if wanted:
+        reduced.append(grouped[wanted].min().add_suffix("__min"))
+        reduced.append(grouped[wanted].max().add_suffix("__max"))
+    return pd.concat(reduced, axis=1).reset_index()
 
 
 def rows_to_text_counts(rows: pd.DataFrame, fields, keys: list) -> pd.DataFrame:
@@ -57,24 +63,34 @@ def _text_counts(frame: pd.DataFrame, fields, keys: list, weight) -> pd.DataFram
     return joined.sort_values(columns[:-1], ignore_index=True)
 
 
+#: The single integer key combine() works on (see KeyCoder).
+CODE = "_key"
+
+
 def combine(parts: list, text_counts: list, fields, settings, keys: list):
     """Return one row per key: mean, count (and min/max for multi-source fields).
 
     Each source's parts are reduced per key on their own first, then the sources
     are lined up on the keys: no frame ever holds every source's columns for
-    every source's rows.
+    every source's rows. Keys are worked on as one integer each (KeyCoder).
     """
     numeric = [f for f in fields if settings.canonical_fields[f].type == "numeric"]
-    reduced = [_reduce_part(part, keys) for part in parts if len(part)]
+    parts = [p.dropna(subset=keys) for p in parts if len(p)]
     texts = _stack(text_counts, keys)
-    index = _key_index([r.index for r in reduced], texts, keys)
+    coder = KeyCoder([*parts, texts], keys)
+    texts = coder.recode(texts)
+    reduced = [_reduce_part(coder.recode(part)) for part in parts]
+    index = pd.Index(
+        np.unique(np.concatenate([r.index for r in reduced] + [texts[CODE]])),
+        name=CODE,
+    )
     reduced = [r.reindex(index) for r in reduced]
-    modes = most_frequent(texts, keys)
-    columns = {}
+    modes = most_frequent(texts, [CODE])
+    columns = coder.decode(index.to_numpy())
     for name in fields:
         if name not in numeric:
             columns[name] = _mode_column(modes, name, index)
-            columns[f"{name}_count"] = _text_count(texts, name, keys, index)
+            columns[f"{name}_count"] = _text_count(texts, name, [CODE], index)
             continue
         sums, counts, lows, highs = (
             _across(reduced, f"{name}__{how}", index) for how in SUFFIXES
@@ -85,22 +101,60 @@ def combine(parts: list, text_counts: list, fields, settings, keys: list):
         if len(settings.field_sources(name)) > 1:
             columns[f"{name}_min"] = lows.min(axis=1)
             columns[f"{name}_max"] = highs.max(axis=1)
-    return pd.DataFrame(columns, index=index).reset_index()
+    plain = {
+        k: v.to_numpy() if isinstance(v, pd.Series) else v for k, v in columns.items()
+    }
+    return pd.DataFrame(plain)
 
 
-def _reduce_part(part: pd.DataFrame, keys: list) -> pd.DataFrame:
+class KeyCoder:
+    """Turns key columns (company, period) into one sortable int64 and back.
+
+    Each key's distinct values are sorted and numbered, so the integer order is
+    the order of the key tuples: group-bys, reindexing and sorting then run on
+    integers instead of millions of strings.
+    """
+
+    def __init__(self, frames: list, keys: list):
+        self.keys = keys
+        self.values = [_distinct([f[key] for f in frames if len(f)]) for key in keys]
+
+    def encode(self, frame: pd.DataFrame) -> np.ndarray:
+        """Return the integer key of every row of ``frame``."""
+        code = np.zeros(len(frame), dtype="int64")
+        for key, values in zip(self.keys, self.values):
+            codes, uniques = pd.factorize(frame[key])
+            code = code * len(values) + values.get_indexer(uniques)[codes]
+        return code
+
+    def recode(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Return ``frame`` with its key columns replaced by the integer key."""
+        return frame.drop(columns=self.keys).assign(**{CODE: self.encode(frame)})
+
+    def decode(self, codes: np.ndarray) -> dict:
+        """Return key -> values for integer keys ``codes``."""
+        out, rest = {}, codes
+        for key, values in reversed(list(zip(self.keys, self.values))):
+            width = max(len(values), 1)
+            out[key] = values.to_numpy()[rest % width] if len(values) else rest
+            rest = rest // width
+        return {key: pd.array(out[key], dtype="str") for key in self.keys}
+
+
+def _reduce_part(part: pd.DataFrame) -> pd.DataFrame:
     """Return one source's parts merged per key: sums and counts add, min, max."""
     by_kind = {kind: [] for kind in SUFFIXES}
     for column in part.columns:
         kind = column.rpartition("__")[2]
-        if kind in by_kind and column not in keys:
+        if kind in by_kind:
             by_kind[kind].append(column)
-    part = part.dropna(subset=keys)
     columns = [column for group in by_kind.values() for column in group]
     if not columns:
-        return pd.DataFrame(index=_key_index([], part, keys))
-    values = part[[*keys, *columns]].astype({column: "float64" for column in columns})
-    grouped = values.groupby(keys, sort=False, observed=True)
+        return pd.DataFrame(index=pd.Index(np.unique(part[CODE]), name=CODE))
+    values = part[[CODE, *columns]].astype({column: "float64" for column in columns})
+    if not values[CODE].duplicated().any():
+        return values.set_index(CODE)  # one part per key already: nothing to merge
+    grouped = values.groupby(CODE, sort=False)
     reduced = [
         # min_count=1: a key whose values are all missing keeps a missing sum.
         grouped[by_kind["sum"]].sum(min_count=1),
@@ -109,6 +163,14 @@ def _reduce_part(part: pd.DataFrame, keys: list) -> pd.DataFrame:
         grouped[by_kind["max"]].max(),
     ]
     return pd.concat([r for r in reduced if r.shape[1]], axis=1)
+
+
+def _distinct(columns: list) -> pd.Index:
+    """Return the sorted distinct non-null values of several string columns."""
+    uniques = [pd.Series(column.dropna().unique(), dtype="str") for column in columns]
+    if not uniques:
+        return pd.Index([], dtype="str")
+    return pd.Index(pd.concat(uniques, ignore_index=True).unique()).sort_values()
 
 
 def _codes(columns: list) -> tuple:
@@ -139,23 +201,16 @@ def _stack(frames: list, keys: list) -> pd.DataFrame:
     return pd.concat(present, ignore_index=True).dropna(subset=keys)
 
 
-def _key_index(indexes: list, texts: pd.DataFrame, keys: list):
-    """Return the sorted distinct keys of ``indexes`` and of ``texts``' rows."""
-    frames = [index.to_frame(index=False) for index in indexes]
-    pairs = pd.concat([*frames, texts[keys]], ignore_index=True)
-    pairs = pairs.drop_duplicates().astype("str").sort_values(keys)
-    if len(keys) == 1:
-        return pd.Index(pairs[keys[0]], name=keys[0])
-    return pd.MultiIndex.from_frame(pairs)
-
-
 def most_frequent(texts: pd.DataFrame, keys: list) -> pd.DataFrame:
     """Return per key the most frequent value of each field; ties -> smallest value."""
     if texts.empty:
         return pd.DataFrame()
-    order = [True] * (len(keys) + 1) + [False, True]
-    ranked = texts.sort_values([*keys, "field", "count", "value"], ascending=order)
-    best = ranked.drop_duplicates([*keys, "field"])
+    if not texts.duplicated([*keys, "field"]).any():
+        best = texts  # one value per key and field: nothing to rank
+    else:
+        order = [True] * (len(keys) + 1) + [False, True]
+        ranked = texts.sort_values([*keys, "field", "count", "value"], ascending=order)
+        best = ranked.drop_duplicates([*keys, "field"])
     return best.pivot(index=keys, columns="field", values="value")
 
 

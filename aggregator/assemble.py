@@ -210,7 +210,8 @@ def parts_and_texts(plan, settings, datas: dict, keys: list) -> tuple:
             parts.append(data.accepted)
             texts.append(partials_to_text_counts(data.accepted, text, keys))
         else:
-            parts.append(rows_to_parts(data.accepted, numeric, keys))
+            shared = [f for f in numeric if len(settings.field_sources(f)) > 1]
+            parts.append(rows_to_parts(data.accepted, numeric, keys, shared))
             texts.append(rows_to_text_counts(data.accepted, text, keys))
     return parts, texts
 
