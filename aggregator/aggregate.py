@@ -93,14 +93,16 @@ def combine(parts: list, text_counts: list, fields, settings, keys: list):
             columns[f"{name}_count"] = _text_count(texts, name, [CODE], index)
             continue
         sums, counts, lows, highs = (
-            _across(reduced, f"{name}__{how}", index) for how in SUFFIXES
+            _across(reduced, f"{name}__{how}", len(index)) for how in SUFFIXES
         )
-        count = counts.sum(axis=1).astype("int64")
-        columns[name] = (sums.sum(axis=1, min_count=1) / count).where(count > 0)
+        count = np.nansum(counts, axis=0).astype("int64")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            columns[name] = np.where(count > 0, np.nansum(sums, axis=0) / count, np.nan)
         columns[f"{name}_count"] = count
         if len(settings.field_sources(name)) > 1:
-            columns[f"{name}_min"] = lows.min(axis=1)
-            columns[f"{name}_max"] = highs.max(axis=1)
+            # fmin/fmax skip NaN; a key no source has a value for stays NaN.
+            columns[f"{name}_min"] = np.fmin.reduce(lows, axis=0)
+            columns[f"{name}_max"] = np.fmax.reduce(highs, axis=0)
     plain = {
         k: v.to_numpy() if isinstance(v, pd.Series) else v for k, v in columns.items()
     }
@@ -186,12 +188,10 @@ def _codes(columns: list) -> tuple:
     return codes, distinct
 
 
-def _across(reduced: list, column: str, index) -> pd.DataFrame:
-    """Return ``column`` of every source that has it, side by side (maybe none)."""
-    present = [r[column].reset_index(drop=True) for r in reduced if column in r]
-    if not present:
-        return pd.DataFrame(np.nan, index=index, columns=[column])
-    return pd.concat(present, axis=1).set_axis(index)
+def _across(reduced: list, column: str, length: int) -> np.ndarray:
+    """Return ``column`` of every source that has it, one row each (NaN if none)."""
+    present = [r[column].to_numpy(dtype="float64") for r in reduced if column in r]
+    return np.vstack(present) if present else np.full((1, length), np.nan)
 
 
 def _stack(frames: list, keys: list) -> pd.DataFrame:

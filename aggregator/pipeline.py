@@ -102,6 +102,7 @@ class _RunPlanner:
         self.rejected: dict = {}
         self.key_counts: dict = {}
         self._plan = None
+        self._built: dict = {}  # per-source plans, kept until its keys change
 
     def queries_for(self, name: str, frame) -> dict:
         """Take ``name``'s discovered keys (if any); return its data queries."""
@@ -115,7 +116,12 @@ class _RunPlanner:
         """Return the plan for every key list known so far."""
         if self._plan is None:
             self._plan = plan_queries(
-                self.query, self.settings, self.allowed, self.rejected, self.key_counts
+                self.query,
+                self.settings,
+                self.allowed,
+                self.rejected,
+                self.key_counts,
+                built=self._built,
             )
         return self._plan
 
@@ -132,6 +138,7 @@ class _RunPlanner:
             wanted = self.companies
             self.allowed[name] = [r for r in raws if resolved[r].company_id in wanted]
         self._plan = None
+        self._built.pop(name, None)
 
 
 def _check_answers(query, session, asked: list) -> None:

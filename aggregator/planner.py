@@ -85,7 +85,7 @@ class Plan:
 
 
 def plan_queries(
-    query, settings, key_filter=None, rejected_keys=None, key_counts=None
+    query, settings, key_filter=None, rejected_keys=None, key_counts=None, built=None
 ) -> Plan:
     """Return the plan for ``query``.
 
@@ -93,26 +93,43 @@ def plan_queries(
     :param rejected_keys: source -> the raw keys the registry cannot resolve.
     :param key_counts: source -> (raw key, rows) pairs from key discovery, in the
         source's key order; a partial aggregate over more rows is split by key range.
+    :param built: a dict kept by the caller between calls for the same query:
+        source -> its plan, queries and notes. A source's queries depend only on
+        its own key lists, so a caller that drops a source's entry whenever those
+        change gets the others back without building their SQL again.
     """
     if query.sql:
         return _raw_plan(query, settings)
     contributors = _contributors(query, settings)
     needs_keys = _filters_needing_keys(query, settings, contributors)
     sources, queries, notes = {}, {}, []
+    built = {} if built is None else built
     for name in _participants(query, settings, contributors):
-        source = settings.sources[name]
-        plan = _source_plan(query, settings, source, contributors, needs_keys)
-        keys = _keys_for(plan, (key_filter or {}).get(name), rejected_keys, notes)
-        bounds = _range_bounds(settings, plan, keys, (key_counts or {}).get(name))
-        built = _build_queries(query, source, plan, keys, rejected_keys or {}, bounds)
-        if bounds:
-            ranges = len(bounds) + 1
-            notes.append(f"{name}: partial aggregate split into {ranges} key ranges")
-        queries.update(built)
-        in_sql = keys is not None
-        sources[name] = replace(plan, queries=tuple(built), companies_in_sql=in_sql)
+        if name not in built:
+            lists = (key_filter, rejected_keys, key_counts)
+            built[name] = _plan_source(query, settings, name, needs_keys, lists)
+        sources[name], source_queries, source_notes = built[name]
+        queries.update(source_queries)
+        notes += source_notes
     steps = aggregator_steps(query, settings, sources)
     return Plan(query, sources, queries, tuple(notes), steps)
+
+
+def _plan_source(query, settings, name: str, needs_keys, lists: tuple) -> tuple:
+    """Return (source plan, its queries, notes) for one source."""
+    key_filter, rejected_keys, key_counts = lists
+    source, notes = settings.sources[name], []
+    contributors = _contributors(query, settings)
+    plan = _source_plan(query, settings, source, contributors, needs_keys)
+    keys = _keys_for(plan, (key_filter or {}).get(name), rejected_keys, notes)
+    bounds = _range_bounds(settings, plan, keys, (key_counts or {}).get(name))
+    built = _build_queries(query, source, plan, keys, rejected_keys or {}, bounds)
+    if bounds:
+        ranges = len(bounds) + 1
+        notes.append(f"{name}: partial aggregate split into {ranges} key ranges")
+    in_sql = keys is not None
+    source_plan = replace(plan, queries=tuple(built), companies_in_sql=in_sql)
+    return source_plan, built, notes
 
 
 def plan_key_queries(query, settings) -> dict:
