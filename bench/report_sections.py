@@ -20,6 +20,10 @@ def find_size(results: dict, size: tuple) -> dict | None:
     return None
 
 
+#: The modes the 1 GiB target is about.
+AVERAGE_MODES = ("avg_pushdown", "avg_rows")
+
+
 def peak_rss(result: dict) -> float | None:
     """Return a mode's peak RSS in MiB: the child's own, or sampled from outside."""
     found = [result.get("peak_rss_mib"), result.get("peak_rss_sampled_mib")]
@@ -96,10 +100,16 @@ def _scale_verdicts(results: dict) -> list:
         ours = _median(entry, mode)
         ok = None if not (ours and duck) else ours / duck <= limit
         out.append(_verdict(target, _ratio(ours, duck), ok))
-    peaks = [peak_rss(m) for m in (entry or {}).get("modes", {}).values()]
+    # The target's sentence is about the per-company averages (pushdown on and
+    # off); the per company-and-period run is reported beside it.
+    modes = (entry or {}).get("modes", {})
+    peaks = [peak_rss(modes[m]) for m in AVERAGE_MODES if m in modes]
     peaks = [p for p in peaks if p]
     peak = max(peaks) if peaks else None
-    measured = f"{peak:,.0f} MiB (max over modes)" if peak else "n/a"
+    measured = f"{peak:,.0f} MiB (max of the per-company modes)" if peak else "n/a"
+    other = peak_rss(modes.get("company_period") or {})
+    if peak and other:
+        measured += f"; per company and period: {other:,.0f} MiB"
     ok = None if peak is None else peak < MIB_LIMIT
     out.append(_verdict("100,000x12 aggregator peak RSS < 1 GiB", measured, ok))
     return out

@@ -95,3 +95,25 @@ def test_unknown_formats_are_refused(make_result, tmp_path):
     with pytest.raises(ValueError, match="xlsx"):
         write_outputs(make_result(), tmp_path, NOW, ("xlsx",))
     assert listing(tmp_path) == []
+
+
+def test_csv_quotes_only_what_must_be_quoted_and_reads_back():
+    import io
+
+    import numpy as np
+    import pandas as pd
+
+    from aggregator.export import csv_bytes
+
+    plain = pd.DataFrame({"company_id": ["ACME0001"], "revenue": [1.5], "n": [2]})
+    assert csv_bytes(plain).decode() == "company_id,revenue,n\nACME0001,1.5,2\n"
+    tricky = pd.DataFrame(
+        {
+            "raw_key": ["Acme, Inc", 'say "hi"', "two\nlines", None],
+            "value": [0.1, np.nan, -0.0, 1e20],
+        }
+    )
+    back = pd.read_csv(io.BytesIO(csv_bytes(tricky)), keep_default_na=True)
+    assert back["raw_key"].tolist()[:3] == ["Acme, Inc", 'say "hi"', "two\nlines"]
+    assert pd.isna(back["raw_key"][3])
+    assert np.array_equal(back["value"], tricky["value"], equal_nan=True)
