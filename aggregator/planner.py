@@ -12,9 +12,8 @@ so only their own source's filters apply to them.
 """
 
 from dataclasses import dataclass, field, replace
-from urllib.parse import urlencode
-
 from aggregator import sqlgen
+from aggregator.key_chunks import MAX_REQUEST_BYTES, split_key_ranges, split_keys
 from aggregator.plan_text import aggregator_steps, describe_plan
 
 # The second paragraph of this docstring is sent with every plan, word for word.
@@ -22,10 +21,6 @@ FILTER_SEMANTICS = " ".join(__doc__.split("\n\n")[1].split())
 # An IN list longer than this would push the GET URL past common request-line limits
 # (gunicorn: 4094 bytes), so the company filter then runs at the aggregator instead.
 MAX_PUSHED_KEY_CHARS = 1200
-# Budget for one query's URL-encoded ``q=<sql>&<params>``: well under gunicorn's
-# 4094-byte request line (path, limit and cursor need the rest) and far under the
-# services' 20,000-character SQL limit. Longer lists of raw keys are split.
-MAX_REQUEST_BYTES = 3000
 KINDS = ("partial", "rows", "discrepancy", "rejected", "keys", "raw")
 
 
@@ -250,30 +245,6 @@ def plan_column(source, canonical: str) -> str:
     return source.field_columns[canonical]
 
 
-def split_key_ranges(counts, max_rows: int, max_keys: int) -> list:
-    """Return the first key of every key range after the first.
-
-    ``counts`` holds (raw key, rows) pairs in the source's key order. Each range
-    holds consecutive keys, at most ``max_rows`` rows (a key with more rows is a
-    range of its own) and at most ``max_keys`` keys. NULL keys belong to the first.
-    """
-    rows = sum(n for key, n in counts if _is_null(key))
-    held = int(rows > 0)
-    starts = []
-    for key, count in counts:
-        if _is_null(key):
-            continue
-        if held and (rows + count > max_rows or held >= max_keys):
-            starts.append(key)
-            rows, held = 0, 0
-        rows, held = rows + count, held + 1
-    return starts
-
-
-def _is_null(key) -> bool:
-    return key is None or key != key  # NaN
-
-
 def _range_bounds(settings, plan: SourcePlan, keys, counts) -> list:
     """Return where ``plan``'s partial aggregate is split: [] to keep one query."""
     if plan.mode != "partial" or keys is not None or not counts:
@@ -306,11 +277,6 @@ def _build_queries(query, source, plan, keys, rejected_keys: dict, bounds=()) ->
     return out
 
 
-def request_size(query: SourceQuery) -> int:
-    """Return the bytes of ``query``'s URL-encoded SQL and params."""
-    return len(urlencode({"q": query.sql, **query.params}))
-
-
 def _rejected_queries(source, columns, conditions, base, keys) -> dict:
     """Return the rejected-rows queries, split so each stays in the size budget."""
 
@@ -320,35 +286,10 @@ def _rejected_queries(source, columns, conditions, base, keys) -> dict:
         sql = sqlgen.select_rows(source, columns, where)
         return SourceQuery(source.name, sql, dict(params.values), "rejected")
 
-    built = _split_keys(build, list(keys), MAX_REQUEST_BYTES)
+    built = split_keys(build, list(keys), MAX_REQUEST_BYTES)
     names = [f"{source.name}:rejected"]
     names += [f"{source.name}:rejected:{i}" for i in range(1, len(built))]
     return dict(zip(names, built))
-
-
-def _split_keys(build, keys: list, limit: int) -> list:
-    """Return queries from ``build(chunk)`` over consecutive chunks of ``keys``."""
-    first = build(keys[:1])
-    room = limit - request_size(first)
-    queries, chunk, used = [], [], 0
-    for key in keys:
-        # Each more key adds ", :rN" to the SQL and "&rN=<key>" to the params.
-        cost = len(urlencode({"q": f", :r{len(chunk)}", f"r{len(chunk)}": key})) + 1
-        if chunk and used + cost > room:
-            queries += _checked(build, chunk, limit)
-            chunk, used = [], 0
-        chunk.append(key)
-        used += cost
-    return queries + _checked(build, chunk, limit)
-
-
-def _checked(build, chunk: list, limit: int) -> list:
-    """Return ``build(chunk)``, halving the chunk while the estimate fell short."""
-    query = build(chunk)
-    if len(chunk) < 2 or request_size(query) <= limit:
-        return [query]
-    half = len(chunk) // 2
-    return _checked(build, chunk[:half], limit) + _checked(build, chunk[half:], limit)
 
 
 def _partial_queries(source, plan, conditions, params, bounds) -> dict:

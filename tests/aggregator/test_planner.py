@@ -6,14 +6,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from aggregator.planner import (
-    FILTER_SEMANTICS,
-    MAX_REQUEST_BYTES,
-    plan_key_queries,
-    plan_queries,
-    request_size,
-    split_key_ranges,
-)
+from aggregator.key_chunks import MAX_REQUEST_BYTES, request_size, split_key_ranges
+from aggregator.planner import FILTER_SEMANTICS, plan_key_queries, plan_queries
 from aggregator.query import parse_query
 from data_sources.statements import STATEMENTS
 
