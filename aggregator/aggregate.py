@@ -175,19 +175,6 @@ def _distinct(columns: list) -> pd.Index:
     return pd.Index(pd.concat(uniques, ignore_index=True).unique()).sort_values()
 
 
-def _codes(columns: list) -> tuple:
-    """Return (codes per column, distinct values): one code space for all columns.
-
-    Each column is factorized alone (Arrow's hash, fast); only the small sets of
-    distinct values are matched across columns.
-    """
-    factorized = [pd.factorize(column) for column in columns]
-    uniques = [pd.Series(values) for _, values in factorized]
-    distinct = pd.Index(pd.concat(uniques, ignore_index=True).unique())
-    codes = [distinct.get_indexer(values)[codes] for codes, values in factorized]
-    return codes, distinct
-
-
 def _across(reduced: list, column: str, length: int) -> np.ndarray:
     """Return ``column`` of every source that has it, one row each (NaN if none)."""
     present = [r[column].to_numpy(dtype="float64") for r in reduced if column in r]
@@ -244,9 +231,9 @@ def find_discrepancies(observations: dict, fields, tolerance: float) -> list:
 def _disagreements(observations: dict, name: str, tolerance: float) -> list:
     """Return the discrepancy records of one field.
 
-    Company and period become one integer per company-period (looked up in the
-    distinct values, the strings are never stacked), and each source's mean per
-    company-period is a pair of bincounts: NumPy, no group-by over strings.
+    Company and period become one integer per company-period (KeyCoder), and
+    each source's mean per company-period is a pair of bincounts: NumPy, no
+    group-by over strings.
     """
     frames = {
         source: frame[["company_id", "period_end", name]].dropna()
@@ -255,10 +242,8 @@ def _disagreements(observations: dict, name: str, tolerance: float) -> list:
     }
     if len(frames) < 2:
         return []
-    company, companies = _codes([f["company_id"] for f in frames.values()])
-    period, periods = _codes([f["period_end"] for f in frames.values()])
-    width = max(len(periods), 1)
-    codes = [c.astype("int64") * width + p for c, p in zip(company, period)]
+    coder = KeyCoder(list(frames.values()), ["company_id", "period_end"])
+    codes = [coder.encode(frame) for frame in frames.values()]
     pairs, slot = np.unique(np.concatenate(codes), return_inverse=True)
     values = np.concatenate(
         [f[name].to_numpy(dtype="float64") for f in frames.values()]
@@ -276,11 +261,12 @@ def _disagreements(observations: dict, name: str, tolerance: float) -> list:
         means = sums[:, shared] / counts[:, shared]
     high, low = np.nanmax(means, axis=0), np.nanmin(means, axis=0)
     hits = np.flatnonzero(high - low > tolerance * np.nanmax(np.abs(means), axis=0))
-    names = list(frames)
+    names, found = list(frames), pairs[shared[hits]]
+    keys = coder.decode(found)
     return [
         {
-            "company_id": companies[pairs[shared[i]] // width],
-            "period_end": periods[pairs[shared[i]] % width],
+            "company_id": keys["company_id"][n],
+            "period_end": keys["period_end"][n],
             "field": name,
             "values": {
                 names[row]: float(means[row, i])
@@ -288,5 +274,5 @@ def _disagreements(observations: dict, name: str, tolerance: float) -> list:
                 if counts[row, shared[i]] > 0
             },
         }
-        for i in hits
+        for n, i in enumerate(hits)
     ]
