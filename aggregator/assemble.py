@@ -17,6 +17,7 @@ from aggregator.aggregate import (
     rows_to_parts,
     rows_to_text_counts,
 )
+from aggregator.partial_pages import PART_ROW, PartialMapper, PartialPage
 from aggregator.periods import in_range
 from aggregator.schema_map import MappedRows, apply_scale, as_mapped, map_partials
 
@@ -68,8 +69,8 @@ def concat_chunks(frames: dict) -> dict:
 def _stack(parts: list):
     if len(parts) == 1:
         return parts[0]
-    if any(isinstance(part, MappedRows) for part in parts):
-        return MappedRows.concat(parts)
+    if any(isinstance(part, (MappedRows, PartialPage)) for part in parts):
+        return type(parts[0]).concat(parts)
     # Empty chunks are left out: their column dtypes may differ from the others'.
     filled = [p for p in parts if not p.empty] or parts[:1]
     if len(filled) == 1:
@@ -124,14 +125,18 @@ def _normalise_rows(source_plan, source, frames, resolver, scope) -> SourceData:
 
 
 def _normalise_partial(source_plan, source, frames, resolver, scope) -> SourceData:
-    parts, resolutions = _resolve(map_partials(frames["partial"], source), resolver)
+    page = _partial_page(frames["partial"], source)
+    parts, resolutions = _resolve(map_partials(page.frame, source), resolver)
     keep = parts["company_id"].notna().to_numpy() & scope.company_mask(parts)
     rejected, mismatches = _partial_rejected(frames.get("rejected"), source)
     observations = None
-    if frames.get("discrepancy") is not None:
-        obs, _ = _resolve(as_mapped(frames["discrepancy"], source).frame, resolver)
-        obs_keep = obs["company_id"].notna().to_numpy()
-        observations = _kept(obs, obs_keep & scope.company_mask(obs))
+    if page.observations is not None:
+        observations = _observed(page.observations, parts, keep)
+    if page.bad is not None:
+        # Rows of rejected keys are reported from their own (rejected) query.
+        bad, _ = _resolve(page.bad.frame, resolver)
+        in_scope = bad["company_id"].notna().to_numpy() & scope.company_mask(bad)
+        mismatches = page.bad.mismatches(source.name, in_scope) + mismatches
     return SourceData(
         name=source.name,
         mode="partial",
@@ -142,6 +147,26 @@ def _normalise_partial(source_plan, source, frames, resolver, scope) -> SourceDa
         resolutions=resolutions,
         warnings=_drift_warning(parts, rejected, source.name),
     )
+
+
+def _observed(observations: pd.DataFrame, parts: pd.DataFrame, keep) -> pd.DataFrame:
+    """Return the per-row observations of the kept keys, with their company ids.
+
+    Each observation names its key's row in ``parts``, which is resolved already:
+    its company id is that row's (a Categorical, no string per row).
+    """
+    codes, ids = pd.factorize(parts["company_id"])
+    row = observations[PART_ROW].to_numpy()
+    company = pd.Categorical.from_codes(codes[row], pd.Index(ids, dtype="str"))
+    frame = observations.drop(columns=PART_ROW).assign(company_id=company)
+    return _kept(frame, keep[row])
+
+
+def _partial_page(result, source) -> PartialPage:
+    """Return a partial result finished (as while fetching, if it was not then)."""
+    if isinstance(result, PartialPage):
+        return result
+    return PartialMapper(source).map(result)
 
 
 def _partial_rejected(frame, source) -> tuple:

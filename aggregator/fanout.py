@@ -189,7 +189,7 @@ class Fetcher:
         name = query.source
         version = versions.get(name)
         # A mapped result is stored apart from the raw one of the same query.
-        variant = () if on_page is None else ("mapped",)
+        variant = () if on_page is None else on_page.cache_variant()
         if version is not None:
             key = cache_key(name, query.sql, query.params, version) + variant
             hit = self.cache.get(key)

@@ -18,6 +18,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field
 
+from aggregator.partial_pages import PartialMapper
 from aggregator.schema_map import ROW_KINDS, PageMapper, check_mapping
 
 log = logging.getLogger(__name__)
@@ -140,15 +141,20 @@ class FetchSession:
         )
 
     def _mappers(self, queries: dict) -> dict:
-        """Row results are mapped page by page as they arrive (see PageMapper)."""
+        """Row and partial results are mapped page by page as they arrive.
+
+        See PageMapper and PartialMapper.
+        """
         if self._settings is None:
             return {}
-        sources = self._settings.sources
-        return {
-            key: PageMapper(sources[query.source])
-            for key, query in queries.items()
-            if query.kind in ROW_KINDS
-        }
+        sources, mappers = self._settings.sources, {}
+        for key, query in queries.items():
+            source = sources[query.source]
+            if query.kind in ROW_KINDS:
+                mappers[key] = PageMapper(source)
+            elif query.kind == "partial":
+                mappers[key] = PartialMapper(source, query.observed, query.extremes)
+        return mappers
 
     def _submit_data(self, queries: dict) -> dict:
         if not queries or any(q.source in self._problems for q in queries.values()):

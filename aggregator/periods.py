@@ -2,6 +2,7 @@
 
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 
 #: Month-day of each calendar quarter's last day.
@@ -22,6 +23,15 @@ def normalise_periods(values: pd.Series, period_format: str) -> pd.Series:
     parsed = _parse_periods(pd.Series(uniques, dtype="object"), period_format)
     filled = parsed.array.take(codes, allow_fill=True)
     return pd.Series(filled, index=values.index, dtype="str")
+
+
+def period_categorical(values: pd.Series, period_format: str) -> pd.Categorical:
+    """Return ``normalise_periods(values)`` as a Categorical: a small code per row."""
+    codes, uniques = pd.factorize(values)
+    parsed = _parse_periods(pd.Series(uniques, dtype="object"), period_format)
+    slots, periods = pd.factorize(parsed)
+    row_codes = np.where(codes >= 0, slots[np.maximum(codes, 0)], -1)
+    return pd.Categorical.from_codes(row_codes, pd.Index(periods, dtype="str"))
 
 
 def _parse_periods(values: pd.Series, period_format: str) -> pd.Series:

@@ -21,17 +21,24 @@ FILTER_SEMANTICS = " ".join(__doc__.split("\n\n")[1].split())
 # An IN list longer than this would push the GET URL past common request-line limits
 # (gunicorn: 4094 bytes), so the company filter then runs at the aggregator instead.
 MAX_PUSHED_KEY_CHARS = 1200
-KINDS = ("partial", "rows", "discrepancy", "rejected", "keys", "raw")
+KINDS = ("partial", "rows", "rejected", "keys", "raw")
 
 
 @dataclass(frozen=True)
 class SourceQuery:
-    """One SQL query for one source, with its named parameter values."""
+    """One SQL query for one source, with its named parameter values.
+
+    A partial query's ``observed`` columns come back one value per source row
+    (for the discrepancy check); its packed amount columns in ``extremes`` also
+    need a per-key min and max (see partial_pages.py).
+    """
 
     source: str
     sql: str
     params: dict
     kind: str
+    observed: tuple = ()
+    extremes: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -121,7 +128,7 @@ def _plan_source(query, settings, name: str, needs_keys, lists: tuple) -> tuple:
     built = _build_queries(query, source, plan, keys, rejected_keys or {}, bounds)
     if bounds:
         ranges = len(bounds) + 1
-        notes.append(f"{name}: partial aggregate split into {ranges} key ranges")
+        notes.append(f"{name}: {plan.mode} query split into {ranges} key ranges")
     in_sql = keys is not None
     source_plan = replace(plan, queries=tuple(built), companies_in_sql=in_sql)
     return source_plan, built, notes
@@ -137,7 +144,7 @@ def plan_key_queries(query, settings) -> dict:
     for name in _participants(query, settings, contributors):
         source = settings.sources[name]
         plan = _source_plan(query, settings, source, contributors, needs_keys)
-        if query.companies or plan.mode == "partial":
+        if query.companies or plan.mode in ("partial", "rows"):
             sql = sqlgen.select_key_counts(source)
             out[name] = SourceQuery(name, sql, {}, "keys")
     return out
@@ -196,7 +203,6 @@ def _source_plan(query, settings, source, contributors, needs_keys) -> SourcePla
         and query.group_by == "company"
         and fields
         and not (residual or via_keys or needs_keys.intersection(own))
-        and not (source.text_amounts and numeric)
     )
     return SourcePlan(
         source=source.name,
@@ -246,10 +252,17 @@ def plan_column(source, canonical: str) -> str:
 
 
 def _range_bounds(settings, plan: SourcePlan, keys, counts) -> list:
-    """Return where ``plan``'s partial aggregate is split: [] to keep one query."""
-    if plan.mode != "partial" or keys is not None or not counts:
+    """Return where ``plan``'s queries are split by key range: [] to keep one.
+
+    A partial aggregate's range covers at most ``partial_rows_per_query`` rows; a
+    row query's at most one page, so each range is one request and several
+    ranges of one source are read at once.
+    """
+    if keys is not None or not counts:
         return []
     limit = settings.partial_rows_per_query
+    if plan.mode == "rows":
+        limit = min(limit, settings.page_size)
     return split_key_ranges(counts, limit, settings.page_size)
 
 
@@ -262,15 +275,10 @@ def _build_queries(query, source, plan, keys, rejected_keys: dict, bounds=()) ->
     )
     name, columns = source.name, list(plan.columns.values())
     if plan.mode == "rows":
-        sql = sqlgen.select_rows(source, columns, scoped)
-        return {name: SourceQuery(name, sql, dict(params.values), "rows")}
-    out = _partial_queries(source, plan, scoped, params, bounds)
-    overlap = _overlap_columns(query, plan)
-    if overlap:
-        sql = sqlgen.select_rows(source, overlap, scoped)
-        out[f"{name}:discrepancy"] = SourceQuery(
-            name, sql, dict(params.values), "discrepancy"
-        )
+        return _ranged(source, scoped, params, bounds, "rows", _rows_query(columns))
+    observed = _overlap_columns(query, plan)
+    build = _partial_query(plan, observed)
+    out = _ranged(source, scoped, params, bounds, "partial", build)
     rejected = rejected_keys.get(name)
     if rejected:
         out.update(_rejected_queries(source, columns, conditions, base, rejected))
@@ -292,33 +300,62 @@ def _rejected_queries(source, columns, conditions, base, keys) -> dict:
     return dict(zip(names, built))
 
 
-def _partial_queries(source, plan, conditions, params, bounds) -> dict:
-    """Return the partial aggregate, one query per key range between ``bounds``."""
-    if not bounds:
-        return {source.name: _partial_query(source, plan, conditions, params)}
+def _ranged(source, conditions, params, bounds, kind: str, build) -> dict:
+    """Return ``build``'s query, one per key range between ``bounds`` (if any)."""
     edges = [None, *bounds, None]
     out = {}
     for index, (low, high) in enumerate(zip(edges, edges[1:])):
         chunk = sqlgen.Params(dict(params.values), dict(params.counts))
         where = conditions + sqlgen.key_range(source, low, high, chunk)
-        name = f"{source.name}:partial:{index}" if index else source.name
-        out[name] = _partial_query(source, plan, where, chunk)
+        name = f"{source.name}:{kind}:{index}" if index else source.name
+        out[name] = build(source, where, chunk)
     return out
 
 
-def _partial_query(source, plan, conditions, params) -> SourceQuery:
-    groups = [plan.columns[f] for f in plan.groups]
-    sums = [plan.columns[f] for f in plan.fields if f not in plan.groups]
-    extremes = {plan.columns[f] for f in plan.extremes}
-    sql = sqlgen.select_partial(source, groups, sums, extremes, conditions)
-    return SourceQuery(source.name, sql, dict(params.values), "partial")
+def _rows_query(columns: list):
+    """Return a builder of the row query for ``columns``."""
+
+    def build(source, conditions, params) -> SourceQuery:
+        sql = sqlgen.select_rows(source, columns, conditions)
+        return SourceQuery(source.name, sql, dict(params.values), "rows")
+
+    return build
 
 
-def _overlap_columns(query, plan) -> list:
+def _partial_query(plan, observed: tuple):
+    """Return a builder of ``plan``'s partial aggregate.
+
+    Amounts SQL cannot sum (text) come packed, as do the ``observed`` columns.
+    """
+
+    def build(source, conditions, params) -> SourceQuery:
+        groups = [plan.columns[f] for f in plan.groups]
+        amounts = [plan.columns[f] for f in plan.fields if f not in plan.groups]
+        extremes = tuple(plan.columns[f] for f in plan.extremes)
+        if source.text_amounts:
+            sums, packs = [], amounts
+        else:
+            sums, packs = amounts, list(observed)
+        sql = sqlgen.select_partial(
+            source, groups, sums, extremes, conditions, tuple(packs)
+        )
+        return SourceQuery(
+            source.name,
+            sql,
+            dict(params.values),
+            "partial",
+            observed=observed,
+            extremes=extremes if source.text_amounts else (),
+        )
+
+    return build
+
+
+def _overlap_columns(query, plan) -> tuple:
     """Return the columns needed to compare multi-source fields period by period."""
     if not query.check_discrepancies:
-        return []
-    return [plan.columns[f] for f in plan.extremes]
+        return ()
+    return tuple(plan.columns[f] for f in plan.extremes)
 
 
 def _raw_plan(query, settings) -> Plan:

@@ -114,8 +114,8 @@ def source_rows(frames: dict, plan) -> dict:
         frame = kinds.get(mode)
         if frame is None:
             continue
-        if mode == "partial":
-            out[name] = int(frame[ROWS_ALIAS].sum())
+        if mode == "partial":  # partial pages finished while fetching
+            out[name] = int(getattr(frame, "frame", frame)[ROWS_ALIAS].sum())
         else:  # rows mapped while fetching are a MappedRows
             out[name] = len(getattr(frame, "frame", frame))
     return out

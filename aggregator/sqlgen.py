@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
+from aggregator import packed
 from aggregator.periods import last_quarter_ending_by, quarter_of
 
 DIALECT = "sqlite"
@@ -126,8 +127,12 @@ def select_rows(source, columns, conditions) -> str:
     return query.order_by(*order, copy=False).sql(dialect=DIALECT)
 
 
-def select_partial(source, groups, sums, extremes, conditions) -> str:
-    """Return per-key partial aggregates: COUNT(*), SUM/COUNT, MIN/MAX per column."""
+def select_partial(source, groups, sums, extremes, conditions, packs=()) -> str:
+    """Return per-key partial aggregates: COUNT(*), SUM/COUNT, MIN/MAX per column.
+
+    Columns in ``packs`` come packed instead (packed.py): every row's value, with
+    the rows' periods, as one text per key.
+    """
     keys = [column(n) for n in (source.company_column, *groups)]
     parts = [exp.alias_(exp.Count(this=exp.Star()), ROWS_ALIAS, quoted=True)]
     for name in sums:
@@ -135,6 +140,10 @@ def select_partial(source, groups, sums, extremes, conditions) -> str:
             ("sum", "count", "min", "max") if name in extremes else ("sum", "count")
         )
         parts += [_aggregate(name, kind) for kind in wanted]
+    if packs:
+        parts.append(_packed(column(source.period_column), packed.PERIODS, False))
+        quoted = not source.text_amounts
+        parts += [_packed(column(n), packed.packed_name(n), quoted) for n in packs]
     query = exp.select(*keys, *parts).from_(_table(source), copy=False)
     query = _where(query, conditions).group_by(*(k.copy() for k in keys), copy=False)
     order = (k.copy() for k in keys)
@@ -171,6 +180,19 @@ def select_distinct_keys(source) -> str:
     key = column(source.company_column)
     query = exp.select(key).distinct(copy=False).from_(_table(source), copy=False)
     return query.order_by(key.copy(), copy=False).sql(dialect=DIALECT)
+
+
+def _packed(value: exp.Expression, name: str, quoted: bool) -> exp.Expression:
+    """Return GROUP_CONCAT of QUOTE(value), or of IFNULL(value, ''), by CHAR(31)."""
+    if quoted:
+        text = exp.Anonymous(this="QUOTE", expressions=[value])
+    else:
+        text = exp.func("IFNULL", value, exp.Literal.string(""))
+    separator = exp.Anonymous(
+        this="CHAR", expressions=[exp.Literal.number(ord(packed.SEPARATOR))]
+    )
+    joined = exp.GroupConcat(this=text, separator=separator)
+    return exp.alias_(joined, name, quoted=True)
 
 
 def _aggregate(name: str, kind: str) -> exp.Expression:

@@ -26,7 +26,8 @@ ALLOWED_FUNCTIONS = frozenset(
     "abs avg ceil ceiling char coalesce count cume_dist date datetime dense_rank exp "
     "first_value floor glob group_concat hex ifnull iif instr julianday lag last_value "
     "lead length like ln log log10 lower ltrim max min mod nth_value ntile nullif "
-    "percent_rank pow power rank replace round row_number rtrim sign sqrt strftime "
+    "percent_rank pow power quote rank replace round row_number rtrim sign sqrt "
+    "strftime "
     "string_agg substr substring sum time total trim trunc typeof unicode unixepoch "
     "upper".split()
 )

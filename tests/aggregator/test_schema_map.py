@@ -6,6 +6,7 @@ import pytest
 from pandas.testing import assert_frame_equal, assert_series_equal
 
 from aggregator.periods import last_quarter_ending_by, normalise_periods
+from amount_reference import random_amount_texts, reference_amount
 from aggregator.schema_map import (
     ResultShapeError,
     apply_scale,
@@ -172,30 +173,10 @@ def test_check_mapping_finds_columns_the_source_lacks(settings):
     assert "/schema has no such column" in problems[0]["message"]
 
 
-def _reference_amount(value):
-    """The text-amount rules, one value at a time in plain Python."""
-    import re
-
-    if value is None or not value.strip():
-        return np.nan, False
-    text = value.strip()
-    negative = re.fullmatch(r"\(.*\)", text) is not None
-    inner = re.sub(r"[$€£¥\s]", "", text[1:-1] if negative else text)
-    shape = r"[+-]?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?"
-    if not re.fullmatch(shape, inner) or (negative and inner[:1] in "+-"):
-        return np.nan, True
-    number = float(inner.replace(",", ""))
-    return (-number if negative else number), False
-
-
 def test_text_amounts_match_a_plain_python_reference_on_random_text():
-    rng = np.random.default_rng(11)
-    alphabet = list("0123456789,.()+-$€ ")
-    texts = ["".join(rng.choice(alphabet, rng.integers(0, 9))) for _ in range(4000)]
-    texts += [f"{x:,.2f}" for x in rng.normal(0, 1e6, 2000)]
-    texts += [f"({abs(x):,.2f})" for x in rng.normal(0, 1e4, 500)] + [None]
+    texts = random_amount_texts(np.random.default_rng(11))
     values, bad = parse_amounts(pd.Series(texts, dtype="str"))
-    expected = [_reference_amount(t) for t in texts]
+    expected = [reference_amount(t) for t in texts]
     assert bad.tolist() == [b for _, b in expected]
     want = np.array([v for v, _ in expected])
     assert np.array_equal(values.to_numpy(), want, equal_nan=True)
