@@ -63,8 +63,9 @@ class FetchSession:
     def fetch(self, settings, needed, discovery: dict, queries_for) -> dict:
         """Fetch schemas, keys and data; return source -> keys frame of live sources.
 
-        ``queries_for(source, keys_frame)`` returns the data queries of ``source``
-        (``keys_frame`` is None for sources without key discovery).
+        ``queries_for(source, keys_frame)`` yields the data queries of ``source``
+        in batches, each started before the next is asked for (``keys_frame`` is
+        None for sources without key discovery).
         """
         self._settings = settings
         tasks = {}
@@ -76,7 +77,8 @@ class FetchSession:
             tasks[future] = _Task(_KEYS, name, name, query)
         for name in needed:
             if name not in discovery:
-                tasks.update(self._submit_data(queries_for(name, None)))
+                for batch in queries_for(name, None):
+                    tasks.update(self._submit_data(batch))
         pending = set(tasks)
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -84,9 +86,10 @@ class FetchSession:
                 task = tasks[future]
                 keys = self._receive(settings, task, future.result())
                 if keys is not None:
-                    more = self._submit_data(queries_for(task.source, keys))
-                    tasks.update(more)
-                    pending |= set(more)
+                    for batch in queries_for(task.source, keys):
+                        more = self._submit_data(batch)
+                        tasks.update(more)
+                        pending |= set(more)
         self._settle(needed)
         return {n: r.frame for n, r in self._keys.items() if n not in self.failures}
 

@@ -104,13 +104,21 @@ class _RunPlanner:
         self._plan = None
         self._built: dict = {}  # per-source plans, kept until its keys change
 
-    def queries_for(self, name: str, frame) -> dict:
-        """Take ``name``'s discovered keys (if any); return its data queries."""
+    def queries_for(self, name: str, frame):
+        """Take ``name``'s discovered keys (if any); yield its data queries.
+
+        Without a company filter a source's ranged queries need only its key
+        counts, so they are yielded (and started) before its keys are resolved;
+        the rejected-row queries, which need the resolution, follow.
+        """
+        sent = set()
         if frame is not None:
+            self._add_counts(name, frame)
+            if self.allowed is None:
+                sent = set(self._source_queries(name))
+                yield self._source_queries(name)
             self._add_keys(name, frame)
-        if not self.run_data:
-            return {}
-        return {k: q for k, q in self.plan().queries.items() if q.source == name}
+        yield {k: q for k, q in self._source_queries(name).items() if k not in sent}
 
     def plan(self):
         """Return the plan for every key list known so far."""
@@ -125,18 +133,32 @@ class _RunPlanner:
             )
         return self._plan
 
-    def _add_keys(self, name: str, frame) -> None:
+    def _source_queries(self, name: str) -> dict:
+        if not self.run_data:
+            return {}
+        return {k: q for k, q in self.plan().queries.items() if q.source == name}
+
+    def _add_counts(self, name: str, frame) -> None:
         """Take ``name``'s discovery frame: raw keys and their row counts, in order."""
         column = frame.iloc[:, 0]
         keys = column.astype("object").where(column.notna(), None).tolist()
         rows = frame[ROWS_ALIAS].astype("int64").tolist()
         self.key_counts[name] = tuple(zip(keys, rows))
+        self._changed(name)
+
+    def _add_keys(self, name: str, frame) -> None:
+        """Resolve ``name``'s discovered raw keys: rejected ones, requested ones."""
+        column = frame.iloc[:, 0]
         raws = list(dict.fromkeys(column.dropna().astype("str").tolist()))
         resolved = self.registry.resolve_many(raws)
         self.rejected[name] = [r for r in raws if resolved[r].company_id is None]
         if self.allowed is not None:
             wanted = self.companies
             self.allowed[name] = [r for r in raws if resolved[r].company_id in wanted]
+        self._changed(name)
+
+    def _changed(self, name: str) -> None:
+        """Forget the plan and ``name``'s own queries: its key lists changed."""
         self._plan = None
         self._built.pop(name, None)
 
