@@ -13,7 +13,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from aggregator.result import frame_records, json_safe
+from aggregator.result import frame_records
 
 log = logging.getLogger(__name__)
 
@@ -164,5 +164,11 @@ def _manifest(result, files: dict) -> dict:
 
 
 def _json_bytes(body: dict) -> bytes:
-    options = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
-    return orjson.dumps(json_safe(body), default=str, option=options)
+    # orjson writes NaN/inf as null and NumPy scalars as numbers itself, in C.
+    options = (
+        orjson.OPT_INDENT_2
+        | orjson.OPT_APPEND_NEWLINE
+        | orjson.OPT_SERIALIZE_NUMPY
+        | orjson.OPT_NON_STR_KEYS
+    )
+    return orjson.dumps(body, default=str, option=options)
