@@ -287,11 +287,14 @@ def _build_queries(query, source, plan, keys, rejected_keys: dict, bounds=()) ->
 
 def _rejected_queries(source, columns, conditions, base, keys) -> dict:
     """Return the rejected-rows queries, split so each stays in the size budget."""
+    texts = {}  # the SQL depends only on how many keys a chunk has
 
     def build(chunk) -> SourceQuery:
         params = sqlgen.Params(dict(base.values), dict(base.counts))
         where = conditions + [sqlgen.key_predicate(source, chunk, params, "r")]
-        sql = sqlgen.select_rows(source, columns, where)
+        if len(chunk) not in texts:
+            texts[len(chunk)] = sqlgen.select_rows(source, columns, where)
+        sql = texts[len(chunk)]
         return SourceQuery(source.name, sql, dict(params.values), "rejected")
 
     built = split_keys(build, list(keys), MAX_REQUEST_BYTES)
@@ -301,14 +304,21 @@ def _rejected_queries(source, columns, conditions, base, keys) -> dict:
 
 
 def _ranged(source, conditions, params, bounds, kind: str, build) -> dict:
-    """Return ``build``'s query, one per key range between ``bounds`` (if any)."""
+    """Return ``build``'s query, one per key range between ``bounds`` (if any).
+
+    Ranges differ only in their parameter values, except the open first and
+    last: each shape's SQL is generated once.
+    """
     edges = [None, *bounds, None]
-    out = {}
+    out, shapes = {}, {}
     for index, (low, high) in enumerate(zip(edges, edges[1:])):
         chunk = sqlgen.Params(dict(params.values), dict(params.counts))
         where = conditions + sqlgen.key_range(source, low, high, chunk)
         name = f"{source.name}:{kind}:{index}" if index else source.name
-        out[name] = build(source, where, chunk)
+        shape = (low is None, high is None)
+        if shape not in shapes:
+            shapes[shape] = build(source, where, chunk)
+        out[name] = replace(shapes[shape], params=dict(chunk.values))
     return out
 
 
