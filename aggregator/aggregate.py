@@ -121,6 +121,11 @@ class KeyCoder:
         self.keys = keys
         self.values = [_distinct([f[key] for f in frames if len(f)]) for key in keys]
 
+    @property
+    def size(self) -> int:
+        """Return how many integer keys there can be (the product of the widths)."""
+        return int(np.prod([max(len(values), 1) for values in self.values]))
+
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
         """Return the integer key of every row of ``frame``."""
         code = np.zeros(len(frame), dtype="int64")
@@ -165,6 +170,19 @@ def _reduce_part(part: pd.DataFrame) -> pd.DataFrame:
         grouped[by_kind["max"]].max(),
     ]
     return pd.concat([r for r in reduced if r.shape[1]], axis=1)
+
+
+def dense_limit(rows: int) -> int:
+    """Return up to how many integer keys ``rows`` observations count densely."""
+    return max(DENSE_PAIRS, 4 * rows)
+
+
+def _slots(codes: list, size: int) -> tuple:
+    """Return (the distinct integer keys, each source's rows as indexes into them)."""
+    if size <= dense_limit(sum(len(c) for c in codes)):
+        return np.arange(size), codes
+    pairs, inverse = np.unique(np.concatenate(codes), return_inverse=True)
+    return pairs, np.split(inverse, np.cumsum([len(c) for c in codes])[:-1])
 
 
 def _distinct(columns: list) -> pd.Index:
@@ -215,54 +233,64 @@ def _text_count(texts: pd.DataFrame, name: str, keys: list, index) -> pd.Series:
     return totals.reindex(index).fillna(0).astype("int64")
 
 
+#: Company-period codes are counted in a dense array while it stays this small
+#: (or within a few times the observations); beyond it they are compacted first.
+DENSE_PAIRS = 1 << 22
+
+
 def find_discrepancies(observations: dict, fields, tolerance: float) -> list:
     """Return per company-period values of ``fields`` that disagree between sources.
 
     ``observations`` maps source -> rows with company_id, period_end and fields in
     canonical units; values a, b disagree when |a - b| > tolerance * max(|a|, |b|).
     Several rows of one source for the same company-period count as their mean.
+    Company and period become one integer per row (KeyCoder), once for all fields.
     """
+    keys = ["company_id", "period_end"]
+    frames = {s: f for s, f in observations.items() if len(f)}
+    if len(frames) < 2:
+        return []
+    coder = KeyCoder(list(frames.values()), keys)
+    coded = {}
+    for source, frame in frames.items():
+        known = frame[keys].notna().all(axis=1).to_numpy()
+        coded[source] = (known, coder.encode(frame.loc[known, keys]))
     found = []
     for name in fields:
-        found += _disagreements(observations, name, tolerance)
+        found += _disagreements(frames, coded, coder, name, tolerance)
     return sorted(found, key=lambda d: (d["company_id"], d["period_end"], d["field"]))
 
 
-def _disagreements(observations: dict, name: str, tolerance: float) -> list:
+def _disagreements(frames: dict, coded: dict, coder, name: str, tolerance) -> list:
     """Return the discrepancy records of one field.
 
-    Company and period become one integer per company-period (KeyCoder), and
-    each source's mean per company-period is a pair of bincounts: NumPy, no
-    group-by over strings.
+    Each source's mean per company-period is a pair of bincounts over the
+    integer keys: NumPy, no group-by over strings.
     """
-    frames = {
-        source: frame[["company_id", "period_end", name]].dropna()
-        for source, frame in observations.items()
-        if name in frame.columns and len(frame)
-    }
-    if len(frames) < 2:
+    names, codes, values = [], [], []
+    for source, frame in frames.items():
+        if name not in frame.columns:
+            continue
+        known, code = coded[source]
+        value = frame[name].to_numpy(dtype="float64")[known]
+        present = ~np.isnan(value)
+        if present.any():
+            names.append(source)
+            codes.append(code[present])
+            values.append(value[present])
+    if len(codes) < 2:
         return []
-    coder = KeyCoder(list(frames.values()), ["company_id", "period_end"])
-    codes = [coder.encode(frame) for frame in frames.values()]
-    pairs, slot = np.unique(np.concatenate(codes), return_inverse=True)
-    values = np.concatenate(
-        [f[name].to_numpy(dtype="float64") for f in frames.values()]
-    )
-    sums = np.zeros((len(frames), len(pairs)))
-    counts = np.zeros((len(frames), len(pairs)))
-    start = 0
-    for row, frame in enumerate(frames.values()):
-        part = slice(start, start + len(frame))
-        sums[row] = np.bincount(slot[part], values[part], minlength=len(pairs))
-        counts[row] = np.bincount(slot[part], minlength=len(pairs))
-        start += len(frame)
+    pairs, slots = _slots(codes, coder.size)
+    sums = np.vstack([np.bincount(s, v, len(pairs)) for s, v in zip(slots, values)])
+    counts = np.vstack([np.bincount(s, minlength=len(pairs)) for s in slots])
     shared = np.flatnonzero((counts > 0).sum(axis=0) > 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         means = sums[:, shared] / counts[:, shared]
-    high, low = np.nanmax(means, axis=0), np.nanmin(means, axis=0)
-    hits = np.flatnonzero(high - low > tolerance * np.nanmax(np.abs(means), axis=0))
-    names, found = list(frames), pairs[shared[hits]]
-    keys = coder.decode(found)
+    # fmax/fmin skip the NaN of a source without the pair (nanmax copies first).
+    high, low = np.fmax.reduce(means, axis=0), np.fmin.reduce(means, axis=0)
+    scale = np.fmax.reduce(np.abs(means), axis=0)
+    hits = np.flatnonzero(high - low > tolerance * scale)
+    keys = coder.decode(pairs[shared[hits]])
     return [
         {
             "company_id": keys["company_id"][n],

@@ -2,7 +2,10 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 from pandas.testing import assert_frame_equal
+
+from aggregator import aggregate
 
 from aggregator.aggregate import (
     combine,
@@ -173,7 +176,10 @@ def test_empty_inputs_give_an_empty_frame_with_the_columns(settings):
     assert isinstance(got, pd.DataFrame)
 
 
-def test_discrepancies_match_a_plain_reference_on_random_data():
+@pytest.mark.parametrize("counting", ["dense", "compacted"])
+def test_discrepancies_match_a_plain_reference_on_random_data(monkeypatch, counting):
+    if counting == "compacted":
+        monkeypatch.setattr(aggregate, "dense_limit", lambda rows: 0)
     rng = np.random.default_rng(3)
     observations = {}
     companies = {"pnl": "ABCDEFG", "cash_flow": "ABCXYZ", "balance_sheet": "HIJKB"}
@@ -182,7 +188,10 @@ def test_discrepancies_match_a_plain_reference_on_random_data():
         observations[source] = pd.DataFrame(
             {
                 "company_id": pd.array(rng.choice(list(letters), n), dtype="str"),
-                "period_end": pd.array(rng.choice(["q1", "q2", "q3"], n), dtype="str"),
+                "period_end": pd.array(
+                    rng.choice(["q1", "q2", "q3", None], n, p=[0.3, 0.3, 0.3, 0.1]),
+                    dtype="str",
+                ),
                 "cash": np.where(
                     rng.random(n) < 0.1, np.nan, rng.choice([1.0, 1.001, 2.0], n)
                 ),
@@ -193,7 +202,7 @@ def test_discrepancies_match_a_plain_reference_on_random_data():
     sums = {}
     for source, frame in observations.items():
         for company, period, value in frame.itertuples(index=False):
-            if not np.isnan(value):
+            if not np.isnan(value) and not pd.isna(period):
                 total = sums.setdefault((company, period), {}).setdefault(source, [])
                 total.append(value)
     expected = []
