@@ -23,6 +23,7 @@ from aggregator.export import write_outputs
 from aggregator.fanout import Fetcher
 from aggregator.query import parse_query
 from data_sources.errors import FinSyncError
+from data_sources.gunicorn_common import tune_collector
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ def close_fetcher(fetcher) -> None:
 def run_once(spec: dict, settings) -> tuple[float, dict]:
     """Run the aggregation once; return (wall seconds, summary of the result)."""
     registry = CompanyRegistry.from_file(settings.registry_path)
+    tune_collector()  # as the aggregator's gunicorn worker does once it has loaded
     fetcher = Fetcher(settings)
     now = datetime.now(timezone.utc)
     started = time.perf_counter()

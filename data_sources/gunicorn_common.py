@@ -55,13 +55,19 @@ logconfig_dict = {
 
 
 def post_worker_init(worker) -> None:
-    """Tune the worker's garbage collector once its app is loaded.
+    """Tune the worker's garbage collector once its app is loaded (tune_collector)."""
+    tune_collector()
+
+
+def tune_collector() -> None:
+    """Freeze what exists now out of collections and raise the young threshold.
 
     A page of rows is tens of thousands of tuples; with CPython's defaults the
     collector ran so often while building them that it took a third of a
-    service's time on a 1.2M-row result (measured: 7.2 s -> 4.8 s). Objects made at
-    start-up are frozen out of collections and the young threshold is raised.
-    Nothing a request makes is cyclic, so memory is freed by reference counts.
+    service's time on a 1.2M-row result (measured: 7.2 s -> 4.8 s). In the
+    aggregator each full collection walked the whole company registry (3 per
+    100k run, 0.37 s). Nothing a request makes is cyclic, so memory is freed by
+    reference counts; young collections still find any cycle.
     """
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
