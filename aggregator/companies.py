@@ -143,6 +143,10 @@ class CompanyRegistry:
             self._memo[raw] = resolution
         return resolution
 
+    def forget_resolutions(self) -> None:
+        """Drop the memo of past resolutions (the benchmark times from scratch)."""
+        self._memo.clear()
+
     def resolve_many(self, raws: Iterable[str]) -> dict[str, Resolution]:
         """Resolve each distinct raw key once; unhashable values are skipped."""
         resolved: dict = {}

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from pandas.api.types import union_categoricals
 
 from aggregator import packed
@@ -161,7 +160,8 @@ class PartialMapper:
     def _unparsed(self, frame, owner, periods, at, values, unparsed) -> MappedRows:
         """Return the source rows ``at`` that hold a value that did not parse (few).
 
-        ``unparsed`` maps a source column to (its bad mask, its raw text) per row.
+        ``unparsed`` maps a source column to (its bad mask over all rows, its raw
+        text by row number: at least the bad rows').
         """
         keys = frame[self.source.company_column].astype("str").to_numpy()
         names = {**self.source.mapping, self.source.period_column: "period_end"}
@@ -174,10 +174,10 @@ class PartialMapper:
         masks = {}
         for column, (mask, text) in unparsed.items():
             chosen = mask[at]
-            taken = pa.array(text).take(pa.array(at[chosen]))
+            taken = text.loc[at[chosen]].to_numpy()
             # MappedRows keeps each unparsed value under its row number.
             masks[names[column]] = (
                 chosen,
-                pd.Series(taken.to_pylist(), index=np.flatnonzero(chosen)),
+                pd.Series(taken, index=np.flatnonzero(chosen), dtype="str"),
             )
         return MappedRows(pd.DataFrame(rows_out), masks)

@@ -138,35 +138,45 @@ def parse_amounts(values: pd.Series) -> tuple:
 
 
 def parse_packed_amounts(packed, rows: np.ndarray) -> tuple:
-    """Parse a packed text-amount column -> (floats, bad mask, raw text), per row.
+    """Parse a packed text-amount column -> (floats per row, bad mask, bad text).
 
-    ``rows`` holds each key's row count (see packed.py). A key whose values are all
+    ``rows`` holds each key's row count (see packed.py); the bad text is a Series
+    of the values that did not parse, by row number. A key whose values are all
     plain or blank is parsed as one text: parentheses become a minus sign, commas
     go, and only then is it split and cast. Other keys' values take the full rules
     of ``parse_amounts``, one by one; so the result is the same, only sooner.
     """
     text = text_array(packed)
-    raw, wrong = split_values(text, rows)
     owner = row_owner(rows)
-    whole = _bools(_matches(text, _PACKED_PLAIN)) & ~wrong
-    quick = whole[owner]
-    floats = np.full(len(raw), np.nan)
-    bad = np.zeros(len(raw), dtype=bool)
-    if whole.any():
-        signed = pc.replace_substring(pc.filter(text, pa.array(whole)), "(", "-")
+    quick_keys = _bools(_matches(text, _PACKED_PLAIN))
+    floats = np.full(len(owner), np.nan)
+    bad = np.zeros(len(owner), dtype=bool)
+    if quick_keys.any():
+        chosen = pc.filter(text, pa.array(quick_keys))
+        signed = pc.replace_substring(chosen, "(", "-")
         digits = pc.replace_substring(pc.replace_substring(signed, ")", ""), ",", "")
-        pieces = pc.list_flatten(pc.split_pattern(digits, SEPARATOR))
-        floats[quick] = _floats(blank_to_null(pieces))
-    if not quick.all():
-        rest = pc.filter(raw, pa.array(~quick))
-        values = pd.Series(pd.arrays.ArrowStringArray(blank_to_null(rest)))
-        parsed, failed = parse_amounts(values)
-        floats[~quick], bad[~quick] = parsed.to_numpy(), failed
-    split_wrong = wrong[owner]
-    if split_wrong.any():  # a value held the separator: the key's values are unsure
-        bad |= split_wrong
-        raw = pc.if_else(pa.array(split_wrong), pc.take(text, owner), raw)
-    return floats, bad, raw
+        lists = pc.split_pattern(digits, SEPARATOR)
+        lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False)
+        fits = lengths == rows[quick_keys]
+        if not fits.all():  # plain pieces, but a value held the separator
+            quick_keys[np.flatnonzero(quick_keys)[~fits]] = False
+            lists = pc.filter(lists, pa.array(fits))
+        floats[quick_keys[owner]] = _floats(blank_to_null(pc.list_flatten(lists)))
+    if quick_keys.all():
+        return floats, bad, pd.Series([], dtype="str")
+    rest = ~quick_keys
+    raw, wrong = split_values(pc.filter(text, pa.array(rest)), rows[rest])
+    at = np.flatnonzero(rest[owner])
+    values = pd.Series(pd.arrays.ArrowStringArray(blank_to_null(raw)))
+    parsed, failed = parse_amounts(values)
+    floats[at], bad[at] = parsed.to_numpy(), failed
+    raw = pd.Series(raw.to_pylist(), index=at, dtype="str")
+    unsure = wrong[row_owner(rows[rest])]
+    if unsure.any():  # a value held the separator: the key's values are unsure
+        floats[at[unsure]], bad[at[unsure]] = np.nan, True
+        keys = np.flatnonzero(rest)[row_owner(rows[rest])][unsure]
+        raw.iloc[np.flatnonzero(unsure)] = pc.take(text, pa.array(keys)).to_pylist()
+    return floats, bad, raw[bad[at]]
 
 
 def _parse_other(text) -> tuple:
@@ -263,17 +273,20 @@ def map_partials(frame: pd.DataFrame, source) -> pd.DataFrame:
 
 
 def apply_scale(frame: pd.DataFrame, source) -> pd.DataFrame:
-    """Return a copy with the source's numeric amounts multiplied by its unit scale."""
+    """Return ``frame`` with the source's numeric amounts times its unit scale.
+
+    Only the scaled columns are new; the others are shared (copy-on-write).
+    """
     if source.unit_scale == 1:
         return frame
-    out = frame.copy()
+    scaled = {}
     for canonical, column in source.field_columns.items():
         if source.column_types[column] != "numeric":
             continue
         for name in (canonical, *(f"{canonical}__{s}" for s in ("sum", "min", "max"))):
-            if name in out.columns:
-                out[name] = out[name] * source.unit_scale
-    return out
+            if name in frame.columns:
+                scaled[name] = frame[name] * source.unit_scale
+    return frame.assign(**scaled)
 
 
 def check_mapping(settings, schemas: dict) -> list:

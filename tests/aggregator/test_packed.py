@@ -43,7 +43,9 @@ def test_packed_amounts_match_the_plain_python_reference():
     assert bad.tolist() == [b for _, b in expected]
     want = np.array([v for v, _ in expected])
     assert np.array_equal(values, want, equal_nan=True)
-    assert raw.to_pylist() == ["" if t is None else t for t in texts]
+    bad_texts = [t for t, (_, b) in zip(texts, expected) if b]
+    assert raw.index.tolist() == np.flatnonzero(bad).tolist()
+    assert raw.tolist() == bad_texts
 
 
 def test_a_value_holding_the_separator_makes_its_key_unparseable():
@@ -52,7 +54,7 @@ def test_a_value_holding_the_separator_makes_its_key_unparseable():
     values, bad, raw = parse_packed_amounts(pd.Series(column, dtype="str"), rows)
     assert values[:2].tolist() == [1.0, 2.0] and values[3] == 5.0
     assert np.isnan(values[2]) and bad.tolist() == [False, False, True, False]
-    assert raw.to_pylist()[2] == "3" + SEP + "4"  # reported as it came
+    assert raw.to_dict() == {2: "3" + SEP + "4"}  # reported as it came
     flat, wrong = packed.split_values(pd.Series(column, dtype="str"), rows)
     assert wrong.tolist() == [False, True, False] and len(flat) == rows.sum()
 
