@@ -58,12 +58,17 @@ class SourceData:
     warnings: tuple = ()
 
 
-def concat_chunks(frames: dict) -> dict:
-    """Return source -> {kind: frame}, each kind's query frames stacked in order."""
-    return {
-        name: {kind: _stack(parts) for kind, parts in kinds.items()}
-        for name, kinds in frames.items()
-    }
+def join_chunks(kinds: dict) -> dict:
+    """Return one source's {kind: result}, each kind's query results joined in order.
+
+    The lists are emptied as they are joined, so each query's own result is
+    freed as soon as the joined one holds its rows.
+    """
+    joined = {}
+    for kind, parts in kinds.items():
+        joined[kind] = _stack(parts)
+        parts.clear()
+    return joined
 
 
 def _stack(parts: list):

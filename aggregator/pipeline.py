@@ -9,6 +9,7 @@ from aggregator.errors import (
     UpstreamError,
 )
 from aggregator.fetch_session import FetchSession
+from aggregator.memory import release_free_memory
 from aggregator.planner import participants, plan_key_queries, plan_queries
 from aggregator.result import RunResult, iso_utc, new_run_id
 from aggregator.schema_map import ResultShapeError
@@ -20,13 +21,16 @@ def run_aggregation(query, settings, registry, fetcher, now) -> RunResult:
     companies, query_fixes = resolve_requested(query, registry)
     session = FetchSession(fetcher)
     plan = _fetch(query, settings, registry, session, companies)
-    frames = assemble.concat_chunks(session.frames_for(plan))
+    frames = session.frames_for(plan)
+    release_free_memory()  # the pages are parsed: their threads' heaps are free
     source_rows = run_report.source_rows(frames, plan)
     asked = list(plan.sources)
     scope = assemble.Scope(companies, query.period_start, query.period_end)
     datas = _normalise(plan, settings, registry, frames, session, scope)
+    release_free_memory()  # the joined pages are gone too
     _check_answers(query, session, asked)
     rows, discrepancies = _aggregate(plan, settings, datas)
+    release_free_memory()
     report = run_report.build(plan, settings, registry, datas, companies, rows)
     return RunResult(
         run_id=new_run_id(),
@@ -178,10 +182,15 @@ def _check_answers(query, session, asked: list) -> None:
 
 
 def _normalise(plan, settings, registry, frames, session, scope) -> dict:
-    """Normalise each source's frames, taking them out of ``frames`` (freed early)."""
+    """Normalise each source's results, taking them out of ``frames`` (freed early).
+
+    ``frames``: source -> kind -> results per query; a source's are joined only
+    when its turn comes, so one source's copies exist at a time.
+    """
     datas = {}
     for name in list(frames):
-        kinds, source = frames.pop(name), settings.sources[name]
+        kinds = assemble.join_chunks(frames.pop(name))
+        source = settings.sources[name]
         try:
             datas[name] = assemble.normalise_source(
                 plan.sources[name], source, kinds, registry.resolve_many, scope
@@ -199,14 +208,23 @@ def _normalise(plan, settings, registry, frames, session, scope) -> dict:
 
 
 def _aggregate(plan, settings, datas: dict) -> tuple:
+    """Return (rows, discrepancies); ``datas`` lose their per-row observations.
+
+    The discrepancy check runs first and its observations (a million rows per
+    source at scale) are let go before the parts are combined, so the two never
+    hold memory at the same time.
+    """
     query = plan.query
-    keys = aggregate.group_keys(query.group_by)
-    parts, texts = assemble.parts_and_texts(plan, settings, datas, keys)
-    rows = aggregate.combine(parts, texts, query.fields, settings, keys)
     discrepancies = []
     if query.check_discrepancies:
         fields = assemble.overlap_fields(query, settings)
         observations = assemble.observations(datas, fields)
         tolerance = settings.discrepancy_tolerance
         discrepancies = aggregate.find_discrepancies(observations, fields, tolerance)
+        del observations
+    for name, data in datas.items():
+        datas[name] = replace(data, observations=None)
+    keys = aggregate.group_keys(query.group_by)
+    parts, texts = assemble.parts_and_texts(plan, settings, datas, keys)
+    rows = aggregate.combine(parts, texts, query.fields, settings, keys)
     return rows, discrepancies

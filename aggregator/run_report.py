@@ -107,17 +107,22 @@ def rejected_frame(datas: dict, fields) -> pd.DataFrame:
 
 
 def source_rows(frames: dict, plan) -> dict:
-    """Return per source the number of source rows its main query covered."""
+    """Return per source the number of source rows its main queries covered.
+
+    ``frames``: source -> kind -> the result of each query of that kind.
+    """
     out = {}
     for name, kinds in frames.items():
         mode = plan.sources[name].mode
-        frame = kinds.get(mode)
-        if frame is None:
+        results = kinds.get(mode)
+        if results is None:
             continue
-        if mode == "partial":  # partial pages finished while fetching
-            out[name] = int(getattr(frame, "frame", frame)[ROWS_ALIAS].sum())
-        else:  # rows mapped while fetching are a MappedRows
-            out[name] = len(getattr(frame, "frame", frame))
+        # partial pages and rows mapped while fetching hold their frame
+        tables = [getattr(result, "frame", result) for result in results]
+        if mode == "partial":
+            out[name] = int(sum(table[ROWS_ALIAS].sum() for table in tables))
+        else:
+            out[name] = sum(len(table) for table in tables)
     return out
 
 
