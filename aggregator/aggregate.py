@@ -127,11 +127,14 @@ class KeyCoder:
         return int(np.prod([max(len(values), 1) for values in self.values]))
 
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
-        """Return the integer key of every row of ``frame``."""
-        code = np.zeros(len(frame), dtype="int64")
+        """Return the integer key of every row of ``frame`` (int32 while they fit)."""
+        kind = "int32" if self.size < 2**31 else "int64"
+        code = np.zeros(len(frame), dtype=kind)
         for key, values in zip(self.keys, self.values):
             codes, uniques = pd.factorize(frame[key])
-            code = code * len(values) + values.get_indexer(uniques)[codes]
+            found = values.get_indexer(uniques).astype(kind)
+            code *= len(values)
+            code += found[codes]
         return code
 
     def recode(self, frame: pd.DataFrame) -> pd.DataFrame:
