@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, jsonify, request, send_file, url_for
 from aggregator import runs
 from aggregator.errors import PayloadTooLargeError
 from aggregator.export import write_outputs
+from aggregator.memory import release_free_memory
 from aggregator.pipeline import explain_plan, run_aggregation
 from aggregator.query import GROUP_BYS, OPERATORS, TEXT_OPERATORS, parse_query
 from data_sources.errors import BadRequestError
@@ -53,7 +54,11 @@ def aggregate():
     log_run(result, (time.perf_counter() - start) * 1000)
     body = result.to_dict()
     body["downloads"] = downloads(result.run_id, paths)
-    return jsonify(body)
+    response = jsonify(body)
+    # Once the body is sent, what the run freed goes back to the OS rather than
+    # staying with the threads that allocated it (aggregator/memory.py).
+    response.call_on_close(release_free_memory)
+    return response
 
 
 @bp.get("/runs")

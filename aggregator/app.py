@@ -12,6 +12,7 @@ from aggregator.api import EXTENSION, Services, services
 from aggregator.companies import CompanyRegistry
 from aggregator.config import load_settings
 from aggregator.fanout import Fetcher
+from aggregator.memory import use_one_allocator
 from aggregator.openapi import build_openapi
 from aggregator.query import GROUP_BYS, OPERATORS
 from data_sources.config import RATE_LIMIT_OFF
@@ -46,6 +47,7 @@ def create_app(settings=None, test_config=None) -> Flask:
 
 def build_services(settings) -> Services:
     """Return the registry and the fetcher (one pooled client per source)."""
+    use_one_allocator()
     if settings.registry_path is not None:
         registry = CompanyRegistry.from_file(settings.registry_path)
     else:

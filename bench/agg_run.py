@@ -21,6 +21,7 @@ from aggregator.companies import CompanyRegistry
 from aggregator.config import load_settings
 from aggregator.export import write_outputs
 from aggregator.fanout import Fetcher
+from aggregator.memory import release_free_memory, use_one_allocator
 from aggregator.query import parse_query
 from data_sources.errors import FinSyncError
 from data_sources.gunicorn_common import tune_collector
@@ -47,9 +48,11 @@ def run_once(spec: dict, settings, registry) -> tuple[float, dict]:
     """Run the aggregation once; return (wall seconds, summary of the result).
 
     The registry forgets its past resolutions first, so every run resolves
-    every key from scratch.
+    every key from scratch, and what the last run freed is given back to the OS,
+    as the aggregator's API does once a response is sent.
     """
     registry.forget_resolutions()
+    release_free_memory()
     fetcher = Fetcher(settings)
     now = datetime.now(timezone.utc)
     started = time.perf_counter()
@@ -80,8 +83,9 @@ def main(spec_path: str) -> None:
     """Warm up once, time ``runs`` runs, write one JSON object to stdout."""
     spec = json.loads(Path(spec_path).read_text())
     settings = bench_settings(spec)
-    # One registry for the process, as the aggregator keeps one; the collector is
-    # then tuned as the aggregator's gunicorn worker does once it has loaded.
+    # One registry for the process, as the aggregator keeps one; the allocator and
+    # then the collector are set up as in the aggregator's gunicorn worker.
+    use_one_allocator()
     registry = CompanyRegistry.from_file(settings.registry_path)
     tune_collector()
     walls, summary = [], {}
