@@ -17,7 +17,7 @@ from pandas.api.types import union_categoricals
 
 from aggregator import packed
 from aggregator.periods import period_categorical
-from aggregator.schema_map import MappedRows, parse_packed_amounts
+from aggregator.schema_map import MappedRows, PageJoin, parse_packed_amounts
 from aggregator.sqlgen import ROWS_ALIAS
 
 #: Observation column: the row of ``PartialPage.frame`` (the key) a value is of.
@@ -70,7 +70,7 @@ def _concat_observations(pages: list) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class PartialMapper:
+class PartialMapper(PageJoin):
     """Finishes each page of a partial query (``SourceClient.run_query``'s on_page).
 
     ``observed``: source columns whose per-row values are kept; ``extremes``:
@@ -80,6 +80,7 @@ class PartialMapper:
     source: object
     observed: tuple = ()
     extremes: tuple = ()
+    joined = PartialPage
 
     def cache_variant(self) -> tuple:
         """Return what, beside the SQL, tells this mapping's results apart."""
@@ -100,16 +101,6 @@ class PartialMapper:
                     parts[f"{column}__{how}"] = numbers
         per_row = self._per_row(frame, rows, values, bad, raw)
         return PartialPage(parts, *per_row)
-
-    @staticmethod
-    def join(pages: list) -> PartialPage:
-        """Return the finished pages joined in order."""
-        return PartialPage.concat(pages)
-
-    @staticmethod
-    def frame_of(page: PartialPage) -> pd.DataFrame:
-        """Return the per-key parts of a finished result."""
-        return page.frame
 
     def _values(self, frame, columns: dict, rows) -> tuple:
         """Return column -> floats per row, and the unparsed values' masks and text."""

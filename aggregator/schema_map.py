@@ -84,11 +84,31 @@ class MappedRows:
 ROW_KINDS = frozenset({"rows", "rejected", "raw"})
 
 
+class PageJoin:
+    """What ``SourceClient.run_query`` needs of a page mapper besides ``map``.
+
+    ``joined`` is the type pages map to: it has ``concat`` and a ``frame``.
+    """
+
+    joined: type
+
+    @classmethod
+    def join(cls, parts: list):
+        """Return the mapped pages joined in order."""
+        return cls.joined.concat(parts)
+
+    @staticmethod
+    def frame_of(mapped) -> pd.DataFrame:
+        """Return the frame of a joined mapping."""
+        return mapped.frame
+
+
 @dataclass(frozen=True)
-class PageMapper:
+class PageMapper(PageJoin):
     """Maps each page of a row result as it arrives (``SourceClient.run_query``)."""
 
     source: object
+    joined = MappedRows
 
     @staticmethod
     def cache_variant() -> tuple:
@@ -98,16 +118,6 @@ class PageMapper:
     def map(self, frame: pd.DataFrame) -> MappedRows:
         """Return one page in canonical names, parsed."""
         return map_rows(frame, self.source)
-
-    @staticmethod
-    def join(parts: list) -> MappedRows:
-        """Return the mapped pages joined in order."""
-        return MappedRows.concat(parts)
-
-    @staticmethod
-    def frame_of(mapped: MappedRows) -> pd.DataFrame:
-        """Return the rows of a joined mapping."""
-        return mapped.frame
 
 
 def as_mapped(result, source) -> MappedRows:
