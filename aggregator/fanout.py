@@ -69,7 +69,7 @@ def _ok_status(result: SourceResult) -> dict:
 
 
 class DataVersions:
-    """Each source's data version from one ``/health``, asked at most once."""
+    """Each source's data version and row count from one ``/health``, asked once."""
 
     def __init__(self, clients: dict, enabled: bool = True):
         self._clients = clients
@@ -78,25 +78,41 @@ class DataVersions:
         self._locks = {name: threading.Lock() for name in clients}
 
     def get(self, source: str) -> str | None:
-        """Return ``source``'s data version (None when caching is off or unknown)."""
-        if not self._enabled:
+        """Return ``source``'s data version (None when caching is off or unknown).
+
+        A ``/health`` that failed (asked for the version or the row count) fails
+        every later request of the source at once, without sending it.
+        """
+        if not self._enabled and self._known.get(source, (None,) * 3)[2] is None:
             return None
+        version, _, error = self._health(source)
+        if error is not None:
+            raise type(error)(error.message)  # a fresh exception per waiting task
+        return version
+
+    def rows(self, source: str) -> int | None:
+        """Return ``source``'s row count (None if it does not say), caching or not."""
+        _, rows, error = self._health(source)
+        if error is not None:
+            raise type(error)(error.message)
+        return rows
+
+    def _health(self, source: str) -> tuple:
         # Other tasks of the same source wait here for the one asking, never queued
         # behind it, so sharing the fan-out pool cannot deadlock.
         with self._locks[source]:
             if source not in self._known:
                 self._known[source] = self._ask(source)
-            version, error = self._known[source]
-        if error is not None:
-            raise type(error)(error.message)  # a fresh exception per waiting task
-        return version
+            return self._known[source]
 
     def _ask(self, source: str) -> tuple:
         try:
-            version = self._clients[source].health().get("data_version")
+            body = self._clients[source].health()
         except UpstreamError as exc:
-            return None, exc
-        return (None if version is None else str(version)), None
+            return None, None, exc
+        version, rows = body.get("data_version"), body.get("rows")
+        rows = rows if isinstance(rows, int) and not isinstance(rows, bool) else None
+        return (None if version is None else str(version)), rows, None
 
 
 class Fetcher:
@@ -152,6 +168,11 @@ class Fetcher:
         self._check_sources({source})
         task = partial(self._schema_one, source, versions)
         return self._pool.submit(_collect, source, task)
+
+    def submit_row_count(self, source: str, versions: DataVersions) -> Future:
+        """Start asking ``source``'s row count (its ``/health``) on the pool."""
+        self._check_sources({source})
+        return self._pool.submit(_collect, source, partial(versions.rows, source))
 
     def distinct_keys(self, source: str) -> list:
         """Return the distinct raw company keys ``source`` holds (cached by version)."""

@@ -23,7 +23,7 @@ from aggregator.schema_map import ROW_KINDS, PageMapper, check_mapping
 
 log = logging.getLogger(__name__)
 
-_SCHEMA, _MAPPING, _KEYS, _DATA = range(4)
+_SCHEMA, _MAPPING, _SIZE, _KEYS, _DATA = range(5)
 
 
 @dataclass(frozen=True)
@@ -60,36 +60,48 @@ class FetchSession:
             log.info("source %s %s: %s", source, status, reason)
             self.failures[source] = {"status": status, "reason": reason}
 
-    def fetch(self, settings, needed, discovery: dict, queries_for) -> dict:
+    def fetch(self, settings, needed, discovery: dict, queries_for, sizing=None):
         """Fetch schemas, keys and data; return source -> keys frame of live sources.
 
         ``queries_for(source, keys_frame)`` yields the data queries of ``source``
         in batches, each started before the next is asked for (``keys_frame`` is
-        None for sources without key discovery).
+        None for sources without key discovery). ``sizing`` is (sources, how):
+        those sources' row counts are asked first (``/health``), and
+        ``how(source, rows)`` returns the key discovery query to run, or None.
         """
         self._settings = settings
+        sized, discovery_for = sizing or ((), None)
         tasks = {}
         for name in needed:
             future = self.fetcher.submit_schema(name, self._data_versions)
             tasks[future] = _Task(_SCHEMA, name)
+        for name in sized:
+            future = self.fetcher.submit_row_count(name, self._data_versions)
+            tasks[future] = _Task(_SIZE, name)
         for name, query in discovery.items():
-            future = self._submit({name: query})[name]
-            tasks[future] = _Task(_KEYS, name, name, query)
+            tasks.update(self._submit_keys(name, query))
         for name in needed:
-            if name not in discovery:
+            if name not in discovery and name not in sized:
                 for batch in queries_for(name, None):
                     tasks.update(self._submit_data(batch))
         pending = set(tasks)
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                task = tasks[future]
-                keys = self._receive(settings, task, future.result())
-                if keys is not None:
-                    for batch in queries_for(task.source, keys):
-                        more = self._submit_data(batch)
-                        tasks.update(more)
-                        pending |= set(more)
+                task, more = tasks[future], {}
+                if task.stage == _SIZE:
+                    more = self._sized(task, future.result(), discovery_for)
+                    if more == {}:  # no key discovery: the data queries go now
+                        for batch in queries_for(task.source, None):
+                            more.update(self._submit_data(batch))
+                else:
+                    keys = self._receive(settings, task, future.result())
+                    if keys is not None:
+                        for batch in queries_for(task.source, keys):
+                            more.update(self._submit_data(batch))
+                more = more or {}
+                tasks.update(more)
+                pending |= set(more)
         self._settle(needed)
         return {n: r.frame for n, r in self._keys.items() if n not in self.failures}
 
@@ -137,6 +149,23 @@ class FetchSession:
                 "data_version": None if failure else self.versions.get(name),
             }
         return out
+
+    def _submit_keys(self, name: str, query) -> dict:
+        future = self._submit({name: query})[name]
+        return {future: _Task(_KEYS, name, name, query)}
+
+    def _sized(self, task: _Task, outcome: tuple, discovery_for):
+        """Take a row count: return the discovery task it calls for, {} for none.
+
+        None when the source failed (nothing more is asked of it).
+        """
+        rows, failure = outcome
+        self._time(task.source, (time.perf_counter() - self._started) * 1000)
+        if failure is not None:
+            self._problem(task, _SIZE, failure.status, failure.reason)
+            return None
+        query = discovery_for(task.source, rows)
+        return {} if query is None else self._submit_keys(task.source, query)
 
     def _submit(self, queries: dict) -> dict:
         return self.fetcher.submit_queries(

@@ -10,7 +10,12 @@ from aggregator.errors import (
 )
 from aggregator.fetch_session import FetchSession
 from aggregator.memory import release_free_memory
-from aggregator.planner import participants, plan_key_queries, plan_queries
+from aggregator.planner import (
+    participants,
+    plan_key_queries,
+    plan_queries,
+    source_sizes_needed,
+)
 from aggregator.result import RunResult, iso_utc, new_run_id
 from aggregator.schema_map import ResultShapeError
 from aggregator.sqlgen import ROWS_ALIAS
@@ -88,12 +93,16 @@ def _fetch(query, settings, registry, session, companies, run_data=True):
     they are planned, and started, per source; the session checks they match.
     """
     needed = participants(query, settings)
+    sized = source_sizes_needed(query, settings)
     discovery = {
-        n: q for n, q in plan_key_queries(query, settings).items() if n in needed
+        n: q
+        for n, q in plan_key_queries(query, settings).items()
+        if n in needed and n not in sized
     }
     planner = _RunPlanner(query, settings, registry, companies, run_data)
-    session.fetch(settings, needed, discovery, planner.queries_for)
-    return replace(planner.plan(), discovery=discovery)
+    sizing = (sized, planner.discovery_for)
+    session.fetch(settings, needed, discovery, planner.queries_for, sizing)
+    return replace(planner.plan(), discovery={**discovery, **planner.discovered})
 
 
 class _RunPlanner:
@@ -101,6 +110,8 @@ class _RunPlanner:
 
     def __init__(self, query, settings, registry, companies, run_data: bool):
         self.query, self.settings, self.registry = query, settings, registry
+        self.sizes: dict = {}  # source -> row count, where it decides the plan
+        self.discovered: dict = {}  # key discovery chosen once a size was known
         self.companies, self.run_data = set(companies), run_data
         self.allowed = {} if companies else None
         self.rejected: dict = {}
@@ -124,6 +135,15 @@ class _RunPlanner:
             self._add_keys(name, frame)
         yield {k: q for k, q in self._source_queries(name).items() if k not in sent}
 
+    def discovery_for(self, name: str, rows):
+        """Take ``name``'s row count; return its key discovery query, or None."""
+        self.sizes[name] = rows
+        self._changed(name)
+        query = plan_key_queries(self.query, self.settings, self.sizes).get(name)
+        if query is not None:
+            self.discovered[name] = query
+        return query
+
     def plan(self):
         """Return the plan for every key list known so far."""
         if self._plan is None:
@@ -134,6 +154,7 @@ class _RunPlanner:
                 self.rejected,
                 self.key_counts,
                 built=self._built,
+                sizes=self.sizes,
             )
         return self._plan
 

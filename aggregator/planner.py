@@ -87,7 +87,13 @@ class Plan:
 
 
 def plan_queries(
-    query, settings, key_filter=None, rejected_keys=None, key_counts=None, built=None
+    query,
+    settings,
+    key_filter=None,
+    rejected_keys=None,
+    key_counts=None,
+    built=None,
+    sizes=None,
 ) -> Plan:
     """Return the plan for ``query``.
 
@@ -99,6 +105,7 @@ def plan_queries(
         source -> its plan, queries and notes. A source's queries depend only on
         its own key lists, so a caller that drops a source's entry whenever those
         change gets the others back without building their SQL again.
+    :param sizes: source -> its row count where known (see ``source_sizes_needed``).
     """
     if query.sql:
         return _raw_plan(query, settings)
@@ -108,7 +115,7 @@ def plan_queries(
     built = {} if built is None else built
     for name in _participants(query, settings, contributors):
         if name not in built:
-            lists = (key_filter, rejected_keys, key_counts)
+            lists = (key_filter, rejected_keys, key_counts, sizes)
             built[name] = _plan_source(query, settings, name, needs_keys, lists)
         sources[name], source_queries, source_notes = built[name]
         queries.update(source_queries)
@@ -119,10 +126,10 @@ def plan_queries(
 
 def _plan_source(query, settings, name: str, needs_keys, lists: tuple) -> tuple:
     """Return (source plan, its queries, notes) for one source."""
-    key_filter, rejected_keys, key_counts = lists
+    key_filter, rejected_keys, key_counts, sizes = lists
     source, notes = settings.sources[name], []
     contributors = _contributors(query, settings)
-    plan = _source_plan(query, settings, source, contributors, needs_keys)
+    plan = _source_plan(query, settings, source, contributors, needs_keys, sizes)
     keys = _keys_for(plan, (key_filter or {}).get(name), rejected_keys, notes)
     bounds = _range_bounds(settings, plan, keys, (key_counts or {}).get(name))
     built = _build_queries(query, source, plan, keys, rejected_keys or {}, bounds)
@@ -134,7 +141,20 @@ def _plan_source(query, settings, name: str, needs_keys, lists: tuple) -> tuple:
     return source_plan, built, notes
 
 
-def plan_key_queries(query, settings) -> dict:
+def source_sizes_needed(query, settings) -> list:
+    """Return the sources whose row count decides how they are asked (see below).
+
+    A text-amount source that fits one query is asked for its rows, in one round
+    trip; a larger one packs its amounts into ranged partial queries, which need
+    key discovery first. The count comes from the source's ``/health``.
+    """
+    if query.sql or not query.pushdown or query.companies:
+        return []
+    names = participants(query, settings)
+    return [name for name in names if settings.sources[name].text_amounts]
+
+
+def plan_key_queries(query, settings, sizes=None) -> dict:
     """Return the per-key row count queries the pipeline runs before planning."""
     if query.sql or not query.pushdown:
         return {}
@@ -143,8 +163,9 @@ def plan_key_queries(query, settings) -> dict:
     out = {}
     for name in _participants(query, settings, contributors):
         source = settings.sources[name]
-        plan = _source_plan(query, settings, source, contributors, needs_keys)
-        if query.companies or plan.mode in ("partial", "rows"):
+        plan = _source_plan(query, settings, source, contributors, needs_keys, sizes)
+        ranged_rows = plan.mode == "rows" and not _fits(settings, sizes, name, "rows")
+        if query.companies or plan.mode == "partial" or ranged_rows:
             sql = sqlgen.select_key_counts(source)
             out[name] = SourceQuery(name, sql, {}, "keys")
     return out
@@ -185,7 +206,18 @@ def _pushable(query, source, column: str) -> bool:
     return query.pushdown and (kind == "text" or source.is_sql_numeric(column))
 
 
-def _source_plan(query, settings, source, contributors, needs_keys) -> SourcePlan:
+def _fits(settings, sizes, name: str, mode: str) -> bool:
+    """True when ``name`` is known to fit one ``mode`` query (no key ranges)."""
+    rows = (sizes or {}).get(name)
+    limit = settings.partial_rows_per_query
+    if mode == "rows":
+        limit = min(limit, settings.page_size)
+    return rows is not None and rows <= limit
+
+
+def _source_plan(
+    query, settings, source, contributors, needs_keys, sizes=None
+) -> SourcePlan:
     fields = contributors.get(source.name, ())
     columns = source.field_columns
     own = [f for f in query.filters if source.name in settings.field_sources(f.field)]
@@ -198,11 +230,17 @@ def _source_plan(query, settings, source, contributors, needs_keys) -> SourcePla
     residual = tuple(f for f in own if f not in pushed)
     via_keys = () if not fields else tuple(f for f in query.filters if f not in own)
     numeric = [f for f in fields if source.column_types[columns[f]] == "numeric"]
+    # Text amounts are summed at the aggregator from packed values, which pays
+    # off for large sources only; a small one is asked for its rows at once.
+    small_text = (
+        source.text_amounts and numeric and _fits(settings, sizes, source.name, "rows")
+    )
     partial = (
         query.pushdown
         and query.group_by == "company"
         and fields
         and not (residual or via_keys or needs_keys.intersection(own))
+        and not small_text
     )
     return SourcePlan(
         source=source.name,

@@ -297,16 +297,19 @@ def test_partial_aggregation_pushdown_equals_row_fetch(run, ranges):
     pushed = run({}, **(KEY_RANGES if ranges else {}))
     fetched = run({"pushdown": False})
     partial = [s for s, p in pushed.plan.sources.items() if p.mode == "partial"]
-    assert partial == ["pnl", "balance_sheet", "cash_flow"]
+    # cash_flow's text amounts are packed and summed at the aggregator when the
+    # source needs key ranges; a source that fits one query is asked for rows.
+    packed = ["cash_flow"] if ranges else []
+    assert partial == ["pnl", "balance_sheet", *packed]
     counts = _partial_queries(pushed)
     if ranges:
         assert min(counts.values()) > 10
         assert all(pushed.sources[s]["status"] == "ok" for s in partial)
         notes = pushed.plan.to_dict()["notes"]
         assert f"pnl: partial query split into {counts['pnl']} key ranges" in notes
-        _assert_same_findings(pushed, run({}), exact=True)
+        _assert_same_findings(pushed, run({}))
     else:
-        assert counts == {"pnl": 1, "balance_sheet": 1, "cash_flow": 1}
+        assert counts == {"pnl": 1, "balance_sheet": 1}
     _assert_same_findings(pushed, fetched)
 
 

@@ -112,11 +112,14 @@ def test_a_run_asks_each_source_for_its_health_once(logged):
     pd.testing.assert_frame_equal(second.rows, first.rows)
 
 
-def test_with_the_cache_off_a_run_asks_no_health(logged):
+def test_with_the_cache_off_a_run_asks_health_only_to_size_text_amounts(logged):
     run, logs = logged(cache_size=0)
     assert run({}).complete
-    for slug in SLUGS:
-        assert logs[slug].count("/health") == 0 and logs[slug].count("/schema") == 1
+    for slug in SLUGS:  # cash_flow's size decides between rows and packed partials
+        assert logs[slug].count("/health") == (slug == "cash_flow")
+        assert logs[slug].count("/schema") == 1
+    assert run({"companies": ["ACME0001"]}).complete  # key discovery decides then
+    assert logs["cash_flow"].count("/health") == 1
 
 
 def test_new_rows_between_runs_are_fetched_not_served_from_cache(logged, fresh_db):
@@ -202,8 +205,8 @@ def test_a_hung_source_costs_one_time_out_and_is_not_asked_again(logged, cache_s
     asked = logs["cash_flow"].requests
     if cache_size:  # the one /health failed: nothing else was sent
         assert [e[0] for e in asked] == ["/health"]
-    else:  # schema and rows went out together; both timed out
-        assert sorted(e[0] for e in asked) == ["/query", "/schema"]
+    else:  # its schema and its size (/health) went out together; both timed out
+        assert sorted(e[0] for e in asked) == ["/health", "/schema"]
     assert {result.sources[s]["status"] for s in ("pnl", "balance_sheet")} == {"ok"}
 
 

@@ -7,7 +7,12 @@ from urllib.parse import urlencode
 import pytest
 
 from aggregator.key_chunks import MAX_REQUEST_BYTES, request_size, split_key_ranges
-from aggregator.planner import FILTER_SEMANTICS, plan_key_queries, plan_queries
+from aggregator.planner import (
+    FILTER_SEMANTICS,
+    plan_key_queries,
+    plan_queries,
+    source_sizes_needed,
+)
 from aggregator.query import parse_query
 from data_sources.statements import STATEMENTS
 
@@ -506,3 +511,19 @@ def test_generated_sql_runs_on_the_native_schema(settings):
         ("ACME0001", 1, 1500.0, 1, 1500.0, 1500.0, "06/30/2024", "1500.0"),
         ("acme-0001", 1, 2500.0, 1, 2500.0, 2500.0, "09/30/2024", "2500.0"),
     ]
+
+
+def test_a_text_amount_source_is_packed_only_when_it_needs_key_ranges(settings):
+    query = parse_query({}, settings)
+    fits = {"cash_flow": settings.page_size}
+    large = {"cash_flow": settings.page_size + 1}
+
+    def mode(sizes):
+        return plan_queries(query, settings, sizes=sizes).sources["cash_flow"].mode
+
+    assert (mode(fits), mode(large), mode(None)) == ("rows", "partial", "partial")
+    assert "cash_flow" not in plan_key_queries(query, settings, fits)
+    assert "cash_flow" in plan_key_queries(query, settings, large)
+    assert source_sizes_needed(query, settings) == ["cash_flow"]
+    filtered = parse_query({"companies": ["ACME0001"]}, settings)
+    assert source_sizes_needed(filtered, settings) == []  # discovery decides then
