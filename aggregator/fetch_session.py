@@ -1,16 +1,18 @@
 """One run's conversation with the sources: schemas, key discovery and data, overlapped.
 
 Each source's requests start as soon as what they depend on is known: its
-``/schema``, its key discovery and its data queries that need no discovered keys all
-start at once, and its other data queries start when its own keys arrive, whatever
-the other sources are doing. With the response cache on, one ``/health`` per source
-per run gives the data version all of that source's cache lookups use.
+``/schema``, its size (when its plan depends on it), its key discovery and its data
+queries that need no discovered keys all start at once, and its other data queries
+start when its own size or keys arrive, whatever the other sources are doing. With
+the response cache on, one ``/health`` per source per run gives the data version all
+of that source's cache lookups use; the same ``/health`` gives a sized source's rows.
 
-A source that fails anything (its schema, its mapping check, key discovery or any
-data query) is failed for the whole run: no request for it starts after that, none
-of its data is used (a source contributes all of its rows or none, even when some of
-its queries answered), and it is reported once, with its first failure in the order
-schema, mapping, keys, data (plan order), not in the order answers happened to come.
+A source that fails anything (its schema, its mapping check, its size, key discovery
+or any data query) is failed for the whole run: no request for it starts after that,
+none of its data is used (a source contributes all of its rows or none, even when
+some of its queries answered), and it is reported once, with its first failure in
+the order schema, mapping, size, keys, data (plan order), not in the order answers
+happened to come.
 """
 
 import logging

@@ -89,8 +89,9 @@ def resolve_requested(query, registry) -> tuple:
 def _fetch(query, settings, registry, session, companies, run_data=True):
     """Fetch what ``query`` needs, each source's data as soon as its keys are in.
 
-    Return the plan. A source's queries depend only on its own discovered keys, so
-    they are planned, and started, per source; the session checks they match.
+    Return the plan. A source's queries depend only on its own size and discovered
+    keys, so they are planned, and started, per source; the session checks they
+    match.
     """
     needed = participants(query, settings)
     sized = source_sizes_needed(query, settings)
