@@ -17,7 +17,7 @@ from aggregator.aggregate import (
     rows_to_parts,
     rows_to_text_counts,
 )
-from aggregator.partial_pages import PART_ROW, PartialMapper, PartialPage
+from aggregator.partial_pages import PART_ROW, PartialPage
 from aggregator.periods import in_range
 from aggregator.schema_map import MappedRows, apply_scale, as_mapped, map_partials
 
@@ -130,7 +130,7 @@ def _normalise_rows(source_plan, source, frames, resolver, scope) -> SourceData:
 
 
 def _normalise_partial(source_plan, source, frames, resolver, scope) -> SourceData:
-    page = _partial_page(frames["partial"], source)
+    page = frames["partial"]  # a PartialPage, finished while fetching
     parts, resolutions = _resolve(map_partials(page.frame, source), resolver)
     keep = parts["company_id"].notna().to_numpy() & scope.company_mask(parts)
     rejected, mismatches = _partial_rejected(frames.get("rejected"), source)
@@ -167,13 +167,6 @@ def _observed(observations: pd.DataFrame, parts: pd.DataFrame, keep) -> pd.DataF
     row = observations[PART_ROW].to_numpy()
     company = pd.Categorical.from_codes(kept_codes[row], pd.Index(ids, dtype="str"))
     return observations.drop(columns=PART_ROW).assign(company_id=company)
-
-
-def _partial_page(result, source) -> PartialPage:
-    """Return a partial result finished (as while fetching, if it was not then)."""
-    if isinstance(result, PartialPage):
-        return result
-    return PartialMapper(source).map(result)
 
 
 def _partial_rejected(frame, source) -> tuple:

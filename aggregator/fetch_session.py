@@ -110,8 +110,9 @@ class FetchSession:
     def frames_for(self, plan) -> dict:
         """Return source -> {kind: [result per query, in plan order]} of live sources.
 
-        A result is a frame, or for row kinds (``ROW_KINDS``) the ``MappedRows``
-        its pages were mapped to while they arrived.
+        A result is a frame (key discovery), the ``MappedRows`` of a row kind
+        (``ROW_KINDS``) or the ``PartialPage`` of a partial query: what its pages
+        were mapped to while they arrived (or now, if they came unmapped).
 
         The frames are handed over: the session keeps no reference to them, so the
         caller can free each source's rows as soon as it has used them.
@@ -133,7 +134,12 @@ class FetchSession:
                 result = self._data.pop(key)[1]
                 self._note(query.source, result)
                 kinds = frames.setdefault(query.source, {})
-                mapped = result.frame if result.mapped is None else result.mapped
+                mapped = result.mapped
+                if mapped is None:  # fetched without a mapper: map it now
+                    mapper = self._mappers({key: query}).get(key)
+                    mapped = (
+                        result.frame if mapper is None else mapper.map(result.frame)
+                    )
                 kinds.setdefault(query.kind, []).append(mapped)
         return frames
 

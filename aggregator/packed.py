@@ -68,11 +68,12 @@ def blank_to_null(values) -> pa.Array:
 def decode_quoted(values) -> np.ndarray:
     """Return floats for ``QUOTE()`` literals: numbers parse, the rest are NaN.
 
-    ``NULL`` is missing; a quoted text or blob in a numeric column is no number.
+    ``NULL`` is missing; a quoted text or blob in a numeric column is no number,
+    nor is the empty filler of a key whose values split wrongly.
     """
     numeric = pc.invert(
         pc.or_(
-            pc.equal(values, "NULL"),
+            pc.or_(pc.equal(values, "NULL"), pc.equal(values, "")),
             pc.or_(pc.starts_with(values, "'"), pc.starts_with(values, "X'")),
         )
     )
@@ -84,8 +85,8 @@ def decode_quoted(values) -> np.ndarray:
 def per_key(values: np.ndarray, rows: np.ndarray, extremes: bool) -> dict:
     """Return per key the sum, count (and min, max) of key-major ``values``.
 
-    NaN values are missing: a key with none has sum 0, count 0 and NaN extremes,
-    as SQL's SUM/COUNT/MIN/MAX would give (SUM's NULL is set by the count).
+    NaN values are missing: a key with none has count 0 and NaN sum and
+    extremes, as SQL's SUM/COUNT/MIN/MAX give (NULL, 0, NULL, NULL).
     """
     owner = row_owner(rows)
     present = ~np.isnan(values)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pandas.api.types import union_categoricals
 
 from aggregator import packed
@@ -119,13 +121,12 @@ class PartialMapper(PageJoin):
         """Return (observations, unparsed values) with their keys and periods."""
         wanted = [c for c in self.observed if c in values]
         failing = [c for c in bad if bad[c].any()]
-        raw_periods, _ = packed.split_values(frame[packed.PERIODS], rows)
-        raw_periods = pd.Series(pd.arrays.ArrowStringArray(raw_periods))
+        owner = packed.row_owner(rows)
+        raw_periods, unsure = self._periods(frame[packed.PERIODS], rows, owner)
         periods = period_categorical(
             raw_periods.where(raw_periods != ""), self.source.period_format
         )
-        bad_period = ((raw_periods != "") & (periods.codes < 0)).to_numpy()
-        owner = packed.row_owner(rows)
+        bad_period = ((raw_periods != "") & (periods.codes < 0)).to_numpy() | unsure
         names = self.source.mapping
         observations = None
         if wanted:
@@ -147,6 +148,20 @@ class PartialMapper(PageJoin):
         unparsed.update((c, (bad[c], raw[c])) for c in failing)
         at = np.flatnonzero(chosen)
         return observations, self._unparsed(frame, owner, periods, at, values, unparsed)
+
+    @staticmethod
+    def _periods(column, rows, owner) -> tuple:
+        """Return (raw period per row, rows whose key's periods split wrongly).
+
+        A period holding the separator leaves its key's periods unsure: they
+        are not used, and are reported with the key's packed text.
+        """
+        text = packed.text_array(column)
+        flat, wrong = packed.split_values(text, rows)
+        unsure = wrong[owner]
+        if unsure.any():
+            flat = pc.if_else(pa.array(unsure), pc.take(text, owner), flat)
+        return pd.Series(pd.arrays.ArrowStringArray(flat)), unsure
 
     def _unparsed(self, frame, owner, periods, at, values, unparsed) -> MappedRows:
         """Return the source rows ``at`` that hold a value that did not parse (few).

@@ -131,8 +131,9 @@ class _RunPlanner:
         if frame is not None:
             self._add_counts(name, frame)
             if self.allowed is None:
-                sent = set(self._source_queries(name))
-                yield self._source_queries(name)
+                first = self._source_queries(name)
+                sent = set(first)
+                yield first
             self._add_keys(name, frame)
         yield {k: q for k, q in self._source_queries(name).items() if k not in sent}
 

@@ -209,10 +209,18 @@ def _pushable(query, source, column: str) -> bool:
 def _fits(settings, sizes, name: str, mode: str) -> bool:
     """True when ``name`` is known to fit one ``mode`` query (no key ranges)."""
     rows = (sizes or {}).get(name)
+    return rows is not None and rows <= _rows_per_query(settings, mode)
+
+
+def _rows_per_query(settings, mode: str) -> int:
+    """Return the most rows one query of ``mode`` covers (more: key ranges).
+
+    A partial aggregate's range covers at most ``partial_rows_per_query`` rows; a
+    row query's at most one page, so each range is one request and several
+    ranges of one source are read at once.
+    """
     limit = settings.partial_rows_per_query
-    if mode == "rows":
-        limit = min(limit, settings.page_size)
-    return rows is not None and rows <= limit
+    return min(limit, settings.page_size) if mode == "rows" else limit
 
 
 def _source_plan(
@@ -290,17 +298,10 @@ def plan_column(source, canonical: str) -> str:
 
 
 def _range_bounds(settings, plan: SourcePlan, keys, counts) -> list:
-    """Return where ``plan``'s queries are split by key range: [] to keep one.
-
-    A partial aggregate's range covers at most ``partial_rows_per_query`` rows; a
-    row query's at most one page, so each range is one request and several
-    ranges of one source are read at once.
-    """
+    """Return where ``plan``'s queries are split by key range: [] to keep one."""
     if keys is not None or not counts:
         return []
-    limit = settings.partial_rows_per_query
-    if plan.mode == "rows":
-        limit = min(limit, settings.page_size)
+    limit = _rows_per_query(settings, plan.mode)
     return split_key_ranges(counts, limit, settings.page_size)
 
 

@@ -130,8 +130,9 @@ def select_rows(source, columns, conditions) -> str:
 def select_partial(source, groups, sums, extremes, conditions, packs=()) -> str:
     """Return per-key partial aggregates: COUNT(*), SUM/COUNT, MIN/MAX per column.
 
-    Columns in ``packs`` come packed instead (packed.py): every row's value, with
-    the rows' periods, as one text per key.
+    Columns in ``packs`` also come packed (packed.py): every row's value, with the
+    rows' periods, as one text per key; list a column in ``sums`` as well to have
+    SQL sum it too.
     """
     keys = [column(n) for n in (source.company_column, *groups)]
     parts = [exp.alias_(exp.Count(this=exp.Star()), ROWS_ALIAS, quoted=True)]

@@ -4,6 +4,7 @@ import sqlite3
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from aggregator import packed, sqlgen
@@ -74,6 +75,7 @@ def test_quoted_numbers_round_trip_exactly():
     assert decoded[: len(numbers)].tolist() == numbers  # bit for bit
     assert np.isnan(decoded[len(numbers) : len(numbers) + 2]).all()  # NULL, text
     assert decoded[-1] == 7.0
+    assert np.isnan(packed.decode_quoted(pa.array([""])))[0]  # a wrong split
 
 
 def test_per_key_reductions_match_pandas():
@@ -166,3 +168,22 @@ def test_pages_join_with_shifted_key_rows(settings, cash_flow_db):
     pd.testing.assert_frame_equal(joined.frame, alone.frame)
     pd.testing.assert_frame_equal(joined.observations, alone.observations)
     assert joined.bad.mismatches("cash_flow") == alone.bad.mismatches("cash_flow")
+
+
+def test_a_period_holding_the_separator_is_reported_not_used(settings):
+    source = settings.sources["cash_flow"]
+    frame = pd.DataFrame(
+        {
+            "ticker_or_id": ["ACME0001", "BETA0002"],
+            "_rows": [2, 1],
+            "_periods": ["2024Q1" + SEP + "2024Q2", "2024" + SEP + "Q3"],
+            "net_income__packed": ["1.00" + SEP + "2.00", "3.00"],
+        }
+    )
+    page = PartialMapper(source, observed=("net_income",)).map(frame)
+    periods = page.observations["period_end"].astype("str").tolist()
+    assert periods[:2] == ["2024-03-31", "2024-06-30"] and pd.isna(periods[2])
+    (found,) = page.bad.mismatches("cash_flow")
+    assert (found["field"], found["count"]) == ("period_end", 1)
+    assert found["examples"] == ["2024" + SEP + "Q3"]
+    assert page.frame["net_income__sum"].tolist() == [3.0, 3.0]
