@@ -4,6 +4,8 @@ Nothing here mutates its inputs or loops over rows in Python: every step is a
 groupby, a concat or a vectorised comparison.
 """
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -95,14 +97,15 @@ def combine(parts: list, text_counts: list, fields, settings, keys: list):
         sums, counts, lows, highs = (
             _across(reduced, f"{name}__{how}", len(index)) for how in SUFFIXES
         )
-        count = np.nansum(counts, axis=0).astype("int64")
+        count = _fold(np.add, [np.nan_to_num(c) for c in counts]).astype("int64")
+        total = _fold(np.add, [np.nan_to_num(s) for s in sums])
         with np.errstate(invalid="ignore", divide="ignore"):
-            columns[name] = np.where(count > 0, np.nansum(sums, axis=0) / count, np.nan)
+            columns[name] = np.where(count > 0, total / count, np.nan)
         columns[f"{name}_count"] = count
         if len(settings.field_sources(name)) > 1:
             # fmin/fmax skip NaN; a key no source has a value for stays NaN.
-            columns[f"{name}_min"] = np.fmin.reduce(lows, axis=0)
-            columns[f"{name}_max"] = np.fmax.reduce(highs, axis=0)
+            columns[f"{name}_min"] = _fold(np.fmin, lows)
+            columns[f"{name}_max"] = _fold(np.fmax, highs)
     plain = {
         k: v.to_numpy() if isinstance(v, pd.Series) else v for k, v in columns.items()
     }
@@ -196,10 +199,19 @@ def _distinct(columns: list) -> pd.Index:
     return pd.Index(pd.concat(uniques, ignore_index=True).unique()).sort_values()
 
 
-def _across(reduced: list, column: str, length: int) -> np.ndarray:
-    """Return ``column`` of every source that has it, one row each (NaN if none)."""
+def _across(reduced: list, column: str, length: int) -> list:
+    """Return ``column`` of every source that has it, one array each (NaN if none)."""
     present = [r[column].to_numpy(dtype="float64") for r in reduced if column in r]
-    return np.vstack(present) if present else np.full((1, length), np.nan)
+    return present or [np.full(length, np.nan)]
+
+
+def _fold(ufunc, rows: list) -> np.ndarray:
+    """Return ``ufunc`` applied across equal-length arrays, element by element.
+
+    Pairwise over 1-D arrays: about ten times faster than ``ufunc.reduce`` along
+    the first axis of a stacked array of a few rows.
+    """
+    return functools.reduce(ufunc, rows[1:], rows[0])
 
 
 def _stack(frames: list, keys: list) -> pd.DataFrame:
@@ -284,14 +296,15 @@ def _disagreements(frames: dict, coded: dict, coder, name: str, tolerance) -> li
     if len(codes) < 2:
         return []
     pairs, slots = _slots(codes, coder.size)
-    sums = np.vstack([np.bincount(s, v, len(pairs)) for s, v in zip(slots, values)])
-    counts = np.vstack([np.bincount(s, minlength=len(pairs)) for s in slots])
-    shared = np.flatnonzero((counts > 0).sum(axis=0) > 1)
+    sums = [np.bincount(s, v, len(pairs)) for s, v in zip(slots, values)]
+    counts = [np.bincount(s, minlength=len(pairs)) for s in slots]
+    holders = _fold(np.add, [(c > 0).view("int8") for c in counts])
+    shared = np.flatnonzero(holders > 1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        means = sums[:, shared] / counts[:, shared]
+        means = [s[shared] / c[shared] for s, c in zip(sums, counts)]
     # fmax/fmin skip the NaN of a source without the pair (nanmax copies first).
-    high, low = np.fmax.reduce(means, axis=0), np.fmin.reduce(means, axis=0)
-    scale = np.fmax.reduce(np.abs(means), axis=0)
+    high, low = _fold(np.fmax, means), _fold(np.fmin, means)
+    scale = _fold(np.fmax, [np.abs(m) for m in means])
     hits = np.flatnonzero(high - low > tolerance * scale)
     keys = coder.decode(pairs[shared[hits]])
     return [
@@ -300,9 +313,9 @@ def _disagreements(frames: dict, coded: dict, coder, name: str, tolerance) -> li
             "period_end": keys["period_end"][n],
             "field": name,
             "values": {
-                names[row]: float(means[row, i])
+                names[row]: float(means[row][i])
                 for row in range(len(names))
-                if counts[row, shared[i]] > 0
+                if counts[row][shared[i]] > 0
             },
         }
         for n, i in enumerate(hits)
