@@ -178,7 +178,7 @@ def _partial_rejected(frame, source) -> tuple:
 
 
 def _drift_warning(parts: pd.DataFrame, rejected: pd.DataFrame, name: str) -> tuple:
-    listed = parts["raw_key"].isin(rejected["raw_key"])
+    listed = row_filter.text_in(parts["raw_key"], rejected["raw_key"])
     unlisted = parts[parts["company_id"].isna() & ~listed]
     if unlisted.empty:
         return ()

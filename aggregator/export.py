@@ -154,7 +154,7 @@ def _render(kind: str, result) -> bytes:
 
 
 def _manifest(result, files: dict) -> dict:
-    manifest = result.report_dict()
+    manifest = result.report()  # orjson writes NaN as null, NumPy as numbers
     manifest["files"] = files
     manifest["row_counts"] = {
         "rows": int(len(result.rows)),

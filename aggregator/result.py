@@ -55,6 +55,15 @@ class RunResult:
 
     def report_dict(self) -> dict:
         """Return ``to_dict()`` without the rows: what the run manifest records."""
+        return json_safe(self.report())
+
+    def report(self) -> dict:
+        """Return ``report_dict()`` with its values as they are (NumPy, NaN).
+
+        For writers that turn those into JSON themselves (orjson): walking the
+        report to make each value plain costs more than writing it (100,000s of
+        corrections at scale).
+        """
         return {
             "run_id": self.run_id,
             "created_at": self.created_at,
@@ -66,11 +75,11 @@ class RunResult:
             "rejected_row_count": int(len(self.rejected)),
             "query": self.query.to_dict(),
             "plan": self.plan.to_dict(),
-            "sources": json_safe(self.sources),
-            "corrections": json_safe(list(self.corrections)),
-            "rejections": json_safe(list(self.rejections)),
-            "type_mismatches": json_safe(list(self.type_mismatches)),
-            "discrepancies": json_safe(list(self.discrepancies)),
+            "sources": self.sources,
+            "corrections": list(self.corrections),
+            "rejections": list(self.rejections),
+            "type_mismatches": list(self.type_mismatches),
+            "discrepancies": list(self.discrepancies),
             "warnings": list(self.warnings),
         }
 

@@ -4,6 +4,8 @@ import operator
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 KEY_COLUMNS = ["company_id", "period_end"]
 _COMPARE = {
@@ -14,6 +16,20 @@ _COMPARE = {
     ">": operator.gt,
     ">=": operator.ge,
 }
+
+
+def text_in(values: pd.Series, wanted) -> np.ndarray:
+    """Return where text ``values`` are among ``wanted`` (missing matches missing).
+
+    Arrow's ``is_in`` over the column: pandas' ``isin`` on Arrow text first makes
+    an Arrow scalar of each wanted value (0.3 s for 100,000 of them).
+    """
+    value_set = pa.array(
+        np.asarray(wanted, dtype=object), type=pa.large_string(), from_pandas=True
+    )
+    column = pa.array(values.astype("str"), type=pa.large_string())
+    found = pc.fill_null(pc.is_in(column, value_set=value_set), False)
+    return found.to_numpy(zero_copy_only=False)
 
 
 def filter_mask(frame: pd.DataFrame, flt, scale: float = 1.0) -> np.ndarray:

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from aggregator.row_filter import text_in
 from aggregator.sqlgen import ROWS_ALIAS
 
 
@@ -46,19 +47,31 @@ def build(plan, settings, registry, datas: dict, companies, rows) -> Report:
     )
 
 
-def _row_counts(data) -> pd.Series:
+def _row_counts(data, raws: list) -> pd.Series:
+    """Return the accepted rows of each raw key in ``raws`` (sorted by key)."""
     frame = data.accepted
+    frame = frame[text_in(frame["raw_key"], raws)]
     if data.mode == "partial":
-        return frame.groupby("raw_key")["rows"].sum()
-    return frame.groupby("raw_key").size()
+        counts = frame.groupby("raw_key")["rows"].sum()
+    else:
+        counts = frame.groupby("raw_key").size()
+    return counts.sort_index()
 
 
 def _corrections(name: str, data) -> list:
-    counts = _row_counts(data)
+    """Return a correction record per raw key not matched exactly, by key.
+
+    Only those keys are counted: at scale most keys are exact and listing each
+    costs more than the counting.
+    """
+    fixed = [raw for raw, r in data.resolutions.items() if r.method != "exact"]
+    if not fixed:
+        return []
+    counts = _row_counts(data, fixed)
     return [
         correction(raw, data.resolutions[raw], name, int(rows))
-        for raw, rows in sorted(zip(counts.index.tolist(), counts.tolist()))
-        if data.resolutions[raw].method != "exact" and rows > 0
+        for raw, rows in zip(counts.index.tolist(), counts.tolist())
+        if rows > 0
     ]
 
 
