@@ -56,6 +56,9 @@ class SourceData:
     mismatches: tuple = ()
     resolutions: dict = field(default_factory=dict)
     warnings: tuple = ()
+    parts: pd.DataFrame | None = None
+    text_counts: pd.DataFrame | None = None
+    key_rows: pd.Series | None = None
 
 
 def join_chunks(kinds: dict) -> dict:
@@ -218,7 +221,61 @@ def scaled(data: SourceData, source) -> SourceData:
         accepted=apply_scale(data.accepted, source),
         rejected=apply_scale(data.rejected, source),
         observations=None if obs is None else apply_scale(obs, source),
-        supplies={},
+    )
+
+
+def reduced(data: SourceData, fields, settings, keys: list, observed) -> SourceData:
+    """Return a rows source's final data with its accepted rows reduced per key.
+
+    What later steps need of the rows is kept, so the rows themselves (a million
+    per source at scale) can go: the parts and text counts per key of ``keys``,
+    the rows per raw key (corrections) and, per row, the ``observed`` fields with
+    their company and period (the discrepancy check; both Categorical). Partial
+    data, already per key, is returned as it is.
+    """
+    if data.mode == "partial" or data.parts is not None:
+        return data
+    rows = data.accepted
+    parts, texts = _source_parts(data, fields, settings, keys)
+    present = [f for f in observed if f in rows.columns]
+    observations = None
+    if present:
+        observations = rows[["company_id", "period_end", *present]].astype(
+            {"company_id": "category", "period_end": "category"}
+        )
+    return replace(
+        data,
+        accepted=_empty_like(rows),
+        parts=parts,
+        text_counts=texts,
+        key_rows=rows.groupby("raw_key").size(),
+        observations=observations,
+    )
+
+
+def _empty_like(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return a frame with ``frame``'s columns and dtypes and no rows.
+
+    Built anew: an empty slice would share, and keep alive, every buffer of the
+    rows (Arrow text slices do even when copied).
+    """
+    return pd.DataFrame(
+        {name: pd.Series([], dtype=dtype) for name, dtype in frame.dtypes.items()}
+    )
+
+
+def _source_parts(data: SourceData, fields, settings, keys: list) -> tuple:
+    """Return one source's (sum, count, min, max) parts and text counts."""
+    if data.parts is not None:
+        return data.parts, data.text_counts
+    numeric = [f for f in fields if settings.canonical_fields[f].type == "numeric"]
+    text = [f for f in fields if f not in numeric]
+    if data.mode == "partial":
+        return data.accepted, partials_to_text_counts(data.accepted, text, keys)
+    shared = [f for f in numeric if len(settings.field_sources(f)) > 1]
+    return (
+        rows_to_parts(data.accepted, numeric, keys, shared),
+        rows_to_text_counts(data.accepted, text, keys),
     )
 
 
@@ -227,17 +284,10 @@ def parts_and_texts(plan, settings, datas: dict, keys: list) -> tuple:
     parts, texts = [], []
     for name, data in datas.items():
         fields = plan.sources[name].fields
-        numeric = [f for f in fields if settings.canonical_fields[f].type == "numeric"]
-        text = [f for f in fields if f not in numeric]
-        if not fields:
-            continue
-        if data.mode == "partial":
-            parts.append(data.accepted)
-            texts.append(partials_to_text_counts(data.accepted, text, keys))
-        else:
-            shared = [f for f in numeric if len(settings.field_sources(f)) > 1]
-            parts.append(rows_to_parts(data.accepted, numeric, keys, shared))
-            texts.append(rows_to_text_counts(data.accepted, text, keys))
+        if fields:
+            part, text = _source_parts(data, fields, settings, keys)
+            parts.append(part)
+            texts.append(text)
     return parts, texts
 
 
@@ -255,7 +305,8 @@ def observations(datas: dict, fields: list) -> dict:
     """Return source -> per-period rows of ``fields`` for the discrepancy check."""
     out = {}
     for name, data in datas.items():
-        frame = data.observations if data.mode == "partial" else data.accepted
+        rows = data.mode != "partial" and data.parts is None
+        frame = data.accepted if rows else data.observations
         if frame is None:
             continue
         present = [f for f in fields if f in frame.columns]

@@ -208,26 +208,48 @@ def _normalise(plan, settings, registry, frames, session, scope) -> dict:
     """Normalise each source's results, taking them out of ``frames`` (freed early).
 
     ``frames``: source -> kind -> results per query; a source's are joined only
-    when its turn comes, so one source's copies exist at a time.
+    when its turn comes, and the rows of a source that no other source's filter
+    narrows are final at once, so they are reduced per key (``assemble.reduced``)
+    before the next source's are joined: at most one source's rows are copied at
+    a time. The others wait for the keys that passed the filters held elsewhere.
     """
-    datas = {}
+    datas, waiting = {}, []
     for name in list(frames):
         kinds = assemble.join_chunks(frames.pop(name))
         source = settings.sources[name]
         try:
-            datas[name] = assemble.normalise_source(
+            data = assemble.normalise_source(
                 plan.sources[name], source, kinds, registry.resolve_many, scope
             )
         except ResultShapeError as exc:
             session.fail(name, "error", str(exc))
+            continue
+        del kinds
+        if plan.sources[name].via_keys:
+            waiting.append(name)
+        else:
+            data = _finished(plan, settings, name, data)
+        datas[name] = data
+        release_free_memory()  # this source's copies, before the next one's
     keys = assemble.surviving_keys(datas, plan.query.filters)
-    return {
-        name: assemble.scaled(
-            assemble.apply_via_keys(data, plan.sources[name], keys),
-            settings.sources[name],
-        )
-        for name, data in datas.items()
-    }
+    for name in waiting:
+        data = assemble.apply_via_keys(datas[name], plan.sources[name], keys)
+        datas[name] = _finished(plan, settings, name, data)
+    return {name: replace(data, supplies={}) for name, data in datas.items()}
+
+
+def _finished(plan, settings, name: str, data):
+    """Return a source's final data: unit-scaled, rows reduced per output key."""
+    query = plan.query
+    data = assemble.scaled(data, settings.sources[name])
+    observed = assemble.overlap_fields(query, settings)
+    return assemble.reduced(
+        data,
+        plan.sources[name].fields,
+        settings,
+        aggregate.group_keys(query.group_by),
+        observed if query.check_discrepancies else (),
+    )
 
 
 def _aggregate(plan, settings, datas: dict) -> tuple:

@@ -49,6 +49,9 @@ def build(plan, settings, registry, datas: dict, companies, rows) -> Report:
 
 def _row_counts(data, raws: list) -> pd.Series:
     """Return the accepted rows of each raw key in ``raws`` (sorted by key)."""
+    if data.key_rows is not None:  # rows reduced per key: counted before
+        counts = data.key_rows
+        return counts[text_in(counts.index.to_series(), raws)].sort_index()
     frame = data.accepted
     frame = frame[text_in(frame["raw_key"], raws)]
     if data.mode == "partial":

@@ -1,0 +1,94 @@
+"""Reducing a rows source per key as soon as its rows are final."""
+
+import gc
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from aggregator import aggregate, assemble
+from aggregator.memory import release_free_memory
+
+FIELDS = ("revenue", "net_income", "currency")
+
+
+def _rows(count: int, per_company: int = 4, seed: int = 7) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    companies = np.array([f"C{n:05d}" for n in range(count // per_company + 1)])
+    company = companies[rng.integers(0, len(companies), count)]
+    revenue = rng.normal(100, 30, count)
+    revenue[rng.random(count) < 0.1] = np.nan
+    return pd.DataFrame(
+        {
+            "raw_key": pd.array([c.lower() for c in company], dtype="str"),
+            "period_end": pd.array(
+                rng.choice(["2024-03-31", "2024-06-30"], count), dtype="str"
+            ),
+            "currency": pd.array(rng.choice(["USD", "EUR", None], count), dtype="str"),
+            "revenue": revenue,
+            "net_income": rng.normal(5, 2, count),
+            "company_id": pd.array(company, dtype="str"),
+        }
+    )
+
+
+def _data(rows: pd.DataFrame) -> assemble.SourceData:
+    return assemble.SourceData("pnl", "rows", rows, _rows(0))
+
+
+@pytest.mark.parametrize("group_by", ["company", "company_period"])
+def test_reduced_rows_give_the_parts_and_counts_of_the_rows(settings, group_by):
+    rows = _rows(2_000)
+    keys = aggregate.group_keys(group_by)
+    done = assemble.reduced(_data(rows), FIELDS, settings, keys, ["net_income"])
+    reference = aggregate.rows_to_parts(
+        rows, ["revenue", "net_income"], keys, ["net_income"]
+    )
+    sort = keys
+    pd.testing.assert_frame_equal(
+        done.parts.sort_values(sort, ignore_index=True),
+        reference.sort_values(sort, ignore_index=True),
+    )
+    texts = aggregate.rows_to_text_counts(rows, ["currency"], keys)
+    pd.testing.assert_frame_equal(done.text_counts, texts)
+    assert done.key_rows.to_dict() == rows["raw_key"].value_counts().to_dict()
+    assert len(done.accepted) == 0
+    assert list(done.accepted.columns) == list(rows.columns)
+    observed = done.observations
+    assert isinstance(observed["company_id"].dtype, pd.CategoricalDtype)
+    assert observed["company_id"].astype("str").tolist() == rows["company_id"].tolist()
+    assert observed["net_income"].tolist() == rows["net_income"].tolist()
+
+
+def test_parts_and_texts_take_the_reduced_parts(settings):
+    rows = _rows(500)
+    keys = aggregate.group_keys("company")
+    done = assemble.reduced(_data(rows), FIELDS, settings, keys, [])
+    assert done.observations is None
+    plan = type("Plan", (), {"sources": {"pnl": type("SP", (), {"fields": FIELDS})}})
+    parts, texts = assemble.parts_and_texts(plan, settings, {"pnl": done}, keys)
+    assert parts[0] is done.parts and texts[0] is done.text_counts
+
+
+def test_partial_data_is_left_as_it_is(settings):
+    data = assemble.SourceData("pnl", "partial", _rows(10), _rows(0))
+    assert assemble.reduced(data, FIELDS, settings, ["company_id"], []) is data
+
+
+def test_the_reduced_data_keeps_no_row_buffer_alive(settings):
+    release_free_memory()
+    gc.collect()
+    before = pa.total_allocated_bytes()
+    rows = _rows(200_000, per_company=40)
+    data = _data(rows)
+    held = pa.total_allocated_bytes() - before
+    keys = aggregate.group_keys("company")
+    done = assemble.reduced(data, FIELDS, settings, keys, [])
+    del rows, data
+    gc.collect()
+    left = pa.total_allocated_bytes() - before
+    # The text columns' buffers (several MB) go; per-key parts stay far smaller.
+    assert held > 4_000_000
+    assert left < held / 4, (held, left)
+    assert len(done.parts) > 0
