@@ -26,13 +26,15 @@ def rows_to_parts(rows: pd.DataFrame, fields, keys: list, extremes=None):
     fields several sources feed.
     """
     present = [name for name in fields if name in rows.columns]
-    rows = rows.dropna(subset=keys)
     if not present:
-        return rows[keys].drop_duplicates(ignore_index=True)
+        return rows[keys].dropna().drop_duplicates(ignore_index=True)
     wanted = present if extremes is None else [f for f in present if f in extremes]
-    grouped = rows[[*keys, *present]].groupby(keys, sort=False, observed=True)
-    reduced = [grouped.sum(), grouped.count().add_suffix("__count")]
-    reduced[0] = reduced[0].add_suffix("__sum")
+    # Rows with a missing key drop out of the groups: no filtered copy of the rows.
+    grouped = rows.groupby(keys, sort=False, observed=True)
+    reduced = [
+        grouped[present].sum().add_suffix("__sum"),
+        grouped[present].count().add_suffix("__count"),
+    ]
     if wanted:
         reduced.append(grouped[wanted].min().add_suffix("__min"))
         reduced.append(grouped[wanted].max().add_suffix("__max"))
@@ -53,7 +55,8 @@ def _text_counts(frame: pd.DataFrame, fields, keys: list, weight) -> pd.DataFram
     """Count each (keys, value) of each text field, rows weighted by ``weight``."""
     counted = []
     for name in (f for f in fields if f in frame.columns):
-        chosen = frame.dropna(subset=[*keys, name])
+        chosen = frame[[*keys, name, *([weight] if weight else [])]]
+        chosen = chosen.dropna(subset=[*keys, name])
         groups = chosen.groupby([*keys, name], sort=False, observed=True)
         counts = groups.size() if weight is None else groups[weight].sum()
         long = counts.rename("count").reset_index()

@@ -86,11 +86,30 @@ def _stack(parts: list):
     return pd.concat(filled, ignore_index=True)
 
 
-def normalise_source(source_plan, source, frames: dict, resolver, scope) -> SourceData:
-    """Map, resolve and filter one source's frames (``frames`` keyed by kind)."""
+@dataclass(frozen=True)
+class Reduction:
+    """How final rows become per-key parts: the fields, the output keys (company,
+    or company and period) and the fields the discrepancy check observes per row.
+    """
+
+    fields: tuple
+    settings: object
+    keys: list
+    observed: tuple = ()
+
+
+def normalise_source(
+    source_plan, source, frames: dict, resolver, scope, reduction=None
+) -> SourceData:
+    """Map, resolve and filter one source's frames (``frames`` keyed by kind).
+
+    With a ``reduction`` the rows are final (no other source's filter narrows
+    them): they are reduced per key at once (see ``reduced``), without a copy
+    of the accepted rows.
+    """
     if source_plan.mode == "partial":
         return _normalise_partial(source_plan, source, frames, resolver, scope)
-    return _normalise_rows(source_plan, source, frames, resolver, scope)
+    return _normalise_rows(source_plan, source, frames, resolver, scope, reduction)
 
 
 def _kept(frame: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
@@ -108,7 +127,7 @@ def _resolve(frame: pd.DataFrame, resolver) -> tuple:
     return frame.assign(company_id=company), resolutions
 
 
-def _normalise_rows(source_plan, source, frames, resolver, scope) -> SourceData:
+def _normalise_rows(source_plan, source, frames, resolver, scope, reduction):
     mapped = as_mapped(frames[source_plan.mode], source)
     rows, resolutions = _resolve(mapped.frame, resolver)
     masks = row_filter.own_masks(rows, source_plan.residual, source.unit_scale)
@@ -121,15 +140,18 @@ def _normalise_rows(source_plan, source, frames, resolver, scope) -> SourceData:
         flt: _kept(rows, in_scope & masks.get(flt, everything))
         for flt in (*source_plan.pushed, *source_plan.residual)
     }
-    return SourceData(
+    data = SourceData(
         name=source.name,
         mode=source_plan.mode,
-        accepted=_kept(rows, in_scope & own),
+        accepted=rows,
         rejected=rows[~known & period_ok & own],
         supplies=supplies,
         mismatches=mapped.mismatches(source.name, in_scope | (~known & period_ok)),
         resolutions=resolutions,
     )
+    if reduction is not None:
+        return _reduce(data, in_scope & own, reduction)
+    return replace(data, accepted=_kept(rows, in_scope & own))
 
 
 def _normalise_partial(source_plan, source, frames, resolver, scope) -> SourceData:
@@ -221,35 +243,61 @@ def scaled(data: SourceData, source) -> SourceData:
         accepted=apply_scale(data.accepted, source),
         rejected=apply_scale(data.rejected, source),
         observations=None if obs is None else apply_scale(obs, source),
+        parts=None if data.parts is None else apply_scale(data.parts, source),
     )
 
 
-def reduced(data: SourceData, fields, settings, keys: list, observed) -> SourceData:
+def reduced(data: SourceData, reduction: Reduction) -> SourceData:
     """Return a rows source's final data with its accepted rows reduced per key.
 
     What later steps need of the rows is kept, so the rows themselves (a million
-    per source at scale) can go: the parts and text counts per key of ``keys``,
-    the rows per raw key (corrections) and, per row, the ``observed`` fields with
-    their company and period (the discrepancy check; both Categorical). Partial
-    data, already per key, is returned as it is.
+    per source at scale) can go: the parts and text counts per output key, the
+    rows per raw key (corrections) and, per row, the observed fields with their
+    company and period (the discrepancy check; both Categorical). Partial data,
+    already per key, and data reduced before are returned as they are.
     """
     if data.mode == "partial" or data.parts is not None:
         return data
+    return _reduce(data, None, reduction)
+
+
+def _reduce(data: SourceData, keep, reduction: Reduction) -> SourceData:
+    """Reduce ``data.accepted``, or only its rows ``keep`` selects (no copy)."""
     rows = data.accepted
-    parts, texts = _source_parts(data, fields, settings, keys)
-    present = [f for f in observed if f in rows.columns]
+    grouped = rows  # the rows not kept lose their company, so no group has them
+    if keep is not None and not keep.all():
+        grouped = rows.assign(company_id=rows["company_id"].where(keep))
+    else:
+        keep = slice(None)
+    parts, texts = _rows_parts(grouped, reduction)
+    present = [f for f in reduction.observed if f in rows.columns]
     observations = None
     if present:
-        observations = rows[["company_id", "period_end", *present]].astype(
+        observations = rows.loc[keep, ["company_id", "period_end", *present]]
+        observations = observations.astype(
             {"company_id": "category", "period_end": "category"}
         )
+    raw_keys = rows.loc[keep, "raw_key"]
     return replace(
         data,
         accepted=_empty_like(rows),
         parts=parts,
         text_counts=texts,
-        key_rows=rows.groupby("raw_key").size(),
+        key_rows=raw_keys.groupby(raw_keys).size(),
         observations=observations,
+    )
+
+
+def _rows_parts(rows: pd.DataFrame, reduction: Reduction) -> tuple:
+    """Return the (sum, count, min, max) parts and text counts of rows."""
+    settings, keys = reduction.settings, reduction.keys
+    fields = reduction.fields
+    numeric = [f for f in fields if settings.canonical_fields[f].type == "numeric"]
+    text = [f for f in fields if f not in numeric]
+    shared = [f for f in numeric if len(settings.field_sources(f)) > 1]
+    return (
+        rows_to_parts(rows, numeric, keys, shared),
+        rows_to_text_counts(rows, text, keys),
     )
 
 
@@ -268,15 +316,11 @@ def _source_parts(data: SourceData, fields, settings, keys: list) -> tuple:
     """Return one source's (sum, count, min, max) parts and text counts."""
     if data.parts is not None:
         return data.parts, data.text_counts
-    numeric = [f for f in fields if settings.canonical_fields[f].type == "numeric"]
-    text = [f for f in fields if f not in numeric]
     if data.mode == "partial":
+        kinds = settings.canonical_fields
+        text = [f for f in fields if kinds[f].type != "numeric"]
         return data.accepted, partials_to_text_counts(data.accepted, text, keys)
-    shared = [f for f in numeric if len(settings.field_sources(f)) > 1]
-    return (
-        rows_to_parts(data.accepted, numeric, keys, shared),
-        rows_to_text_counts(data.accepted, text, keys),
-    )
+    return _rows_parts(data.accepted, Reduction(tuple(fields), settings, keys))
 
 
 def parts_and_texts(plan, settings, datas: dict, keys: list) -> tuple:

@@ -12,6 +12,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from aggregator.memory import release_free_memory
 from aggregator.errors import SourceUnavailableError, UpstreamError
 
 log = logging.getLogger(__name__)
@@ -173,9 +174,12 @@ class SourceClient:
             if on_page is None:
                 frame = _to_frame([page.table for page in pages])
                 return SourceResult(frame, version, took, len(pages))
+            count = len(pages)
             mapped = on_page.join([page.table for page in pages])
+            del pages
+            release_free_memory()  # the pages' heap, before the next result's
             return SourceResult(
-                on_page.frame_of(mapped), version, took, len(pages), mapped=mapped
+                on_page.frame_of(mapped), version, took, count, mapped=mapped
             )
         raise UpstreamError("source data kept changing while paging")
 

@@ -216,39 +216,43 @@ def _normalise(plan, settings, registry, frames, session, scope) -> dict:
     datas, waiting = {}, []
     for name in list(frames):
         kinds = assemble.join_chunks(frames.pop(name))
-        source = settings.sources[name]
+        final = not plan.sources[name].via_keys
         try:
             data = assemble.normalise_source(
-                plan.sources[name], source, kinds, registry.resolve_many, scope
+                plan.sources[name],
+                settings.sources[name],
+                kinds,
+                registry.resolve_many,
+                scope,
+                _reduction(plan, settings, name) if final else None,
             )
         except ResultShapeError as exc:
             session.fail(name, "error", str(exc))
             continue
         del kinds
-        if plan.sources[name].via_keys:
-            waiting.append(name)
+        if final:
+            datas[name] = assemble.scaled(data, settings.sources[name])
         else:
-            data = _finished(plan, settings, name, data)
-        datas[name] = data
+            datas[name] = data
+            waiting.append(name)
         release_free_memory()  # this source's copies, before the next one's
     keys = assemble.surviving_keys(datas, plan.query.filters)
     for name in waiting:
         data = assemble.apply_via_keys(datas[name], plan.sources[name], keys)
-        datas[name] = _finished(plan, settings, name, data)
+        data = assemble.reduced(data, _reduction(plan, settings, name))
+        datas[name] = assemble.scaled(data, settings.sources[name])
     return {name: replace(data, supplies={}) for name, data in datas.items()}
 
 
-def _finished(plan, settings, name: str, data):
-    """Return a source's final data: unit-scaled, rows reduced per output key."""
+def _reduction(plan, settings, name: str):
+    """Return how ``name``'s final rows are reduced per output key."""
     query = plan.query
-    data = assemble.scaled(data, settings.sources[name])
     observed = assemble.overlap_fields(query, settings)
-    return assemble.reduced(
-        data,
+    return assemble.Reduction(
         plan.sources[name].fields,
         settings,
         aggregate.group_keys(query.group_by),
-        observed if query.check_discrepancies else (),
+        tuple(observed) if query.check_discrepancies else (),
     )
 
 

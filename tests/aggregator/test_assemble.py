@@ -8,7 +8,10 @@ import pyarrow as pa
 import pytest
 
 from aggregator import aggregate, assemble
+from aggregator.companies import Resolution
 from aggregator.memory import release_free_memory
+from aggregator.planner import SourcePlan
+from aggregator.query import Filter
 
 FIELDS = ("revenue", "net_income", "currency")
 
@@ -41,7 +44,8 @@ def _data(rows: pd.DataFrame) -> assemble.SourceData:
 def test_reduced_rows_give_the_parts_and_counts_of_the_rows(settings, group_by):
     rows = _rows(2_000)
     keys = aggregate.group_keys(group_by)
-    done = assemble.reduced(_data(rows), FIELDS, settings, keys, ["net_income"])
+    reduction = assemble.Reduction(FIELDS, settings, keys, ("net_income",))
+    done = assemble.reduced(_data(rows), reduction)
     reference = aggregate.rows_to_parts(
         rows, ["revenue", "net_income"], keys, ["net_income"]
     )
@@ -64,7 +68,7 @@ def test_reduced_rows_give_the_parts_and_counts_of_the_rows(settings, group_by):
 def test_parts_and_texts_take_the_reduced_parts(settings):
     rows = _rows(500)
     keys = aggregate.group_keys("company")
-    done = assemble.reduced(_data(rows), FIELDS, settings, keys, [])
+    done = assemble.reduced(_data(rows), assemble.Reduction(FIELDS, settings, keys))
     assert done.observations is None
     plan = type("Plan", (), {"sources": {"pnl": type("SP", (), {"fields": FIELDS})}})
     parts, texts = assemble.parts_and_texts(plan, settings, {"pnl": done}, keys)
@@ -73,7 +77,8 @@ def test_parts_and_texts_take_the_reduced_parts(settings):
 
 def test_partial_data_is_left_as_it_is(settings):
     data = assemble.SourceData("pnl", "partial", _rows(10), _rows(0))
-    assert assemble.reduced(data, FIELDS, settings, ["company_id"], []) is data
+    reduction = assemble.Reduction(FIELDS, settings, ["company_id"])
+    assert assemble.reduced(data, reduction) is data
 
 
 def test_the_reduced_data_keeps_no_row_buffer_alive(settings):
@@ -84,7 +89,7 @@ def test_the_reduced_data_keeps_no_row_buffer_alive(settings):
     data = _data(rows)
     held = pa.total_allocated_bytes() - before
     keys = aggregate.group_keys("company")
-    done = assemble.reduced(data, FIELDS, settings, keys, [])
+    done = assemble.reduced(data, assemble.Reduction(FIELDS, settings, keys))
     del rows, data
     gc.collect()
     left = pa.total_allocated_bytes() - before
@@ -92,3 +97,48 @@ def test_the_reduced_data_keeps_no_row_buffer_alive(settings):
     assert held > 4_000_000
     assert left < held / 4, (held, left)
     assert len(done.parts) > 0
+
+
+def test_rows_normalised_with_a_reduction_equal_those_reduced_after(settings):
+    """The rows a filter drops are left out of the parts without a copy."""
+    source = settings.sources["pnl"]
+    columns = {source.company_column: "raw_key", source.period_column: "period_end"}
+    rows = _rows(3_000, per_company=6).drop(columns=["company_id"])
+    native = rows.rename(columns={v: k for k, v in columns.items()})
+    native = native.rename(columns={v: k for k, v in source.mapping.items()})
+    unknown = native[source.company_column].str.startswith("c0001")
+    native.loc[unknown, source.company_column] = "nobody"
+
+    def resolver(raws):
+        return {
+            raw: (
+                Resolution(None, "rejected", 0.0)
+                if raw == "nobody"
+                else Resolution(raw.upper(), "normalized", 100.0)
+            )
+            for raw in raws
+        }
+
+    plan = SourcePlan(
+        "pnl", "rows", FIELDS, {}, residual=(Filter("revenue", ">", 90.0),)
+    )
+    scope = assemble.Scope(start="2024-04-01")
+    keys = aggregate.group_keys("company")
+    reduction = assemble.Reduction(FIELDS, settings, keys, ("net_income",))
+    at_once = assemble.normalise_source(
+        plan, source, {"rows": native}, resolver, scope, reduction
+    )
+    later = assemble.normalise_source(plan, source, {"rows": native}, resolver, scope)
+    assert len(later.accepted) < len(native)  # some rows were dropped
+    assert len(later.rejected) > 0 and "revenue__sum" in at_once.parts
+    assert at_once.text_counts["count"].sum() > 0
+    after = assemble.reduced(later, reduction)
+    pd.testing.assert_frame_equal(at_once.parts, after.parts)
+    pd.testing.assert_frame_equal(at_once.text_counts, after.text_counts)
+    pd.testing.assert_series_equal(at_once.key_rows, after.key_rows)
+    pd.testing.assert_frame_equal(
+        at_once.observations.reset_index(drop=True),
+        after.observations.reset_index(drop=True),
+    )
+    pd.testing.assert_frame_equal(at_once.rejected, later.rejected)
+    assert at_once.key_rows.sum() == len(later.accepted)
