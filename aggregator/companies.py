@@ -2,6 +2,7 @@
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -82,8 +83,8 @@ class CompanyRegistry:
         self._memo: dict[str, Resolution] = {}
         for record in self._records.values():
             self._index(record)
-        self._search_rows = [search_row(rec) for rec in self._records.values()]
-        self._search_rows.sort(key=lambda row: row[0])
+        self._search_index: list | None = None  # see _search_rows
+        self._search_lock = threading.Lock()
         _warn_ambiguous(self._by_compact, self._by_alias)
         log.info(
             "Company registry: %d companies indexed in %.2fs",
@@ -167,16 +168,31 @@ class CompanyRegistry:
         """Return companies whose id, ticker or name matches the query, best first."""
         limit = max(1, min(int(limit), SEARCH_MAX_LIMIT))
         if not isinstance(query, str) or not query.strip():
-            return [self._summary(row[0]) for row in self._search_rows[:limit]]
+            return [self._summary(row[0]) for row in self._search_rows()[:limit]]
         compact, words = compact_key(query), " ".join(name_words(query))
         if not compact:
             return []
         ranked = sorted(
             (rank, row[0])
-            for row in self._search_rows
+            for row in self._search_rows()
             if compact in row[4] and (rank := search_rank(row, compact, words))
         )
         return [self._summary(company_id) for _, company_id in ranked[:limit]]
+
+    def _search_rows(self) -> list:
+        """Return the search rows (see ``search_row``), built on the first search.
+
+        Built when first needed: at 100,000 companies they hold about 40 MB that
+        an aggregation never reads (about 0.5 s to build).
+        """
+        rows = self._search_index
+        if rows is None:
+            with self._search_lock:
+                rows = self._search_index
+                if rows is None:
+                    rows = sorted(map(search_row, self._records.values()))
+                    self._search_index = rows
+        return rows
 
     def _summary(self, company_id: str) -> dict:
         record = self._records[company_id]

@@ -50,12 +50,17 @@ class MappedRows:
 
     @classmethod
     def concat(cls, parts: list) -> "MappedRows":
-        """Join the mapped pages of one result, in order, into one MappedRows."""
+        """Join the mapped pages of one result, in order, into one MappedRows.
+
+        ``parts`` is emptied as it is read: the numbers go into one block made
+        for all rows, and each page is let go once they are copied, so a million
+        rows are not held twice over while they are joined.
+        """
         if len(parts) == 1:
             return parts[0]
-        frame = pd.concat([part.frame for part in parts], ignore_index=True)
+        first = parts[0].frame
         # In column order, as map_rows lists them.
-        fields = [c for c in frame.columns if any(c in part.bad for part in parts)]
+        fields = [c for c in first.columns if any(c in part.bad for part in parts)]
         bad, offsets = {}, np.cumsum([0] + [len(part.frame) for part in parts])
         for name in fields:
             masks, values = [], []
@@ -65,7 +70,7 @@ class MappedRows:
                 if raw is not None:
                     values.append(raw.set_axis(raw.index + offset))
             bad[name] = (np.concatenate(masks), pd.concat(values))
-        return cls(frame, bad)
+        return cls(_join_frames(parts, offsets), bad)
 
     def mismatches(self, source: str, keep=None) -> tuple:
         """Return the type mismatches among the rows ``keep`` selects (default all).
@@ -78,6 +83,38 @@ class MappedRows:
             if chosen.any():
                 found.append(_mismatch(source, field_name, raw, chosen, self.frame))
         return tuple(found)
+
+
+def _join_frames(parts: list, offsets) -> pd.DataFrame:
+    """Stack the pages' frames (emptying ``parts``); floats are copied page by page."""
+    first = parts[0].frame
+    columns = list(first.columns)
+    floats = [
+        c
+        for c in columns
+        if all(
+            list(p.frame.columns) == columns and p.frame[c].dtype == np.float64
+            for p in parts
+        )
+    ]
+    if not floats:
+        frame = pd.concat([p.frame for p in parts], ignore_index=True)
+        parts.clear()
+        return frame
+    block = np.empty((len(floats), offsets[-1]))
+    others = {c: [] for c in columns if c not in floats}
+    for index, offset in enumerate(offsets[:-1]):
+        page, parts[index] = parts[index].frame, None
+        block[:, offset : offset + len(page)] = page[floats].to_numpy().T
+        for name, pieces in others.items():
+            pieces.append(page[name])
+        del page
+    parts.clear()
+    # A 2-D float block is taken as it is: no copy.
+    frame = pd.DataFrame(block.T, columns=floats, copy=False)
+    for name, pieces in others.items():
+        frame.insert(columns.index(name), name, pd.concat(pieces, ignore_index=True))
+    return frame
 
 
 #: Result kinds whose rows map with ``map_rows`` (page by page while fetching).

@@ -196,8 +196,19 @@ def test_pages_mapped_one_by_one_join_to_the_whole_mapping(settings, frame):
     source = settings.sources["cash_flow"]
     whole = map_rows(raw, source)
     pages = [raw.iloc[:2], raw.iloc[2:3], raw.iloc[3:]]
-    joined = MappedRows.concat([map_rows(page, source) for page in pages])
+    mapped = [map_rows(page, source) for page in pages]
+    joined = MappedRows.concat(mapped)
+    assert mapped == []  # each page let go once joined
     assert_frame_equal(joined.frame, whole.frame)
     assert joined.mismatches("cash_flow") == whole.mismatches("cash_flow")
     keep = np.array([True, True, False, False, True])
     assert joined.mismatches("cash_flow", keep) == whole.mismatches("cash_flow", keep)
+
+
+def test_pages_with_other_columns_still_join(settings, frame):
+    from aggregator.schema_map import MappedRows
+
+    one = frame("raw_key a", ("k1", 1.0), ("k2", None), a="float64")
+    two = frame("raw_key b", ("k3", 2.0), b="float64")
+    joined = MappedRows.concat([MappedRows(one, {}), MappedRows(two, {})])
+    assert_frame_equal(joined.frame, pd.concat([one, two], ignore_index=True))
