@@ -1,9 +1,11 @@
 """Outputs: atomic writes, unique UTC-stamped names, a manifest with true hashes."""
 
+import io
 import json
 import os
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -117,3 +119,22 @@ def test_csv_quotes_only_what_must_be_quoted_and_reads_back():
     assert back["raw_key"].tolist()[:3] == ["Acme, Inc", 'say "hi"', "two\nlines"]
     assert pd.isna(back["raw_key"][3])
     assert np.array_equal(back["value"], tricky["value"], equal_nan=True)
+
+
+def test_csv_written_in_slices_equals_one_slice(monkeypatch):
+    from aggregator import export
+
+    frame = pd.DataFrame(
+        {
+            "company_id": [f"C{n:05d}" for n in range(2_500)],
+            "value": np.linspace(-1e6, 1e6, 2_500),
+            "note": ["plain"] * 2_499 + ['has, a "quote"'],  # only the last slice
+        }
+    )
+    frame.loc[7, "value"] = np.nan
+    monkeypatch.setattr(export, "CSV_SLICE_ROWS", 1_000)
+    sliced = export.csv_bytes(frame)
+    monkeypatch.setattr(export, "CSV_SLICE_ROWS", 10_000)
+    assert sliced == export.csv_bytes(frame)
+    back = pd.read_csv(io.BytesIO(sliced))
+    pd.testing.assert_frame_equal(back, frame)
