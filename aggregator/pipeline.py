@@ -1,6 +1,5 @@
 """One aggregation run: resolve ids -> plan -> fetch -> map -> aggregate -> result."""
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from aggregator import aggregate, assemble, run_report
@@ -260,23 +259,21 @@ def _reduction(plan, settings, name: str):
 def _aggregate(plan, settings, datas: dict) -> tuple:
     """Return (rows, discrepancies); ``datas`` lose their per-row observations.
 
-    The discrepancy check (NumPy, mostly without the GIL) runs on a thread of
-    its own while the parts are combined: 100k x 12 with pushdown, 0.2 s less.
+    The discrepancy check runs first and its observations (a million rows per
+    source at scale) are let go before the parts are combined, so the two never
+    hold memory at the same time.
     """
     query = plan.query
-    with ThreadPoolExecutor(1, thread_name_prefix="finsync-check") as pool:
-        checked = None
-        if query.check_discrepancies:
-            fields = assemble.overlap_fields(query, settings)
-            observations = assemble.observations(datas, fields)
-            tolerance = settings.discrepancy_tolerance
-            checked = pool.submit(
-                aggregate.find_discrepancies, observations, fields, tolerance
-            )
-            del observations  # the check holds them until it is done
-        for name, data in datas.items():
-            datas[name] = replace(data, observations=None)
-        keys = aggregate.group_keys(query.group_by)
-        parts, texts = assemble.parts_and_texts(plan, settings, datas, keys)
-        rows = aggregate.combine(parts, texts, query.fields, settings, keys)
-        return rows, [] if checked is None else checked.result()
+    discrepancies = []
+    if query.check_discrepancies:
+        fields = assemble.overlap_fields(query, settings)
+        observations = assemble.observations(datas, fields)
+        tolerance = settings.discrepancy_tolerance
+        discrepancies = aggregate.find_discrepancies(observations, fields, tolerance)
+        del observations
+    for name, data in datas.items():
+        datas[name] = replace(data, observations=None)
+    keys = aggregate.group_keys(query.group_by)
+    parts, texts = assemble.parts_and_texts(plan, settings, datas, keys)
+    rows = aggregate.combine(parts, texts, query.fields, settings, keys)
+    return rows, discrepancies
