@@ -122,7 +122,11 @@ def _resolve(frame: pd.DataFrame, resolver) -> tuple:
     codes, uniques = pd.factorize(frame["raw_key"])
     keys = uniques.tolist()  # one C++ call; iterating an Arrow array is slow
     resolutions = resolver(keys) if keys else {}
-    ids = pd.array([resolutions[raw].company_id for raw in keys], dtype="str")
+    if list(resolutions) == keys:  # in the keys' order, as resolve_many keeps it
+        found = [resolution.company_id for resolution in resolutions.values()]
+    else:
+        found = [resolutions[raw].company_id for raw in keys]
+    ids = pd.array(found, dtype="str")
     company = pd.Series(ids.take(codes, allow_fill=True), index=frame.index)
     return frame.assign(company_id=company), resolutions
 
