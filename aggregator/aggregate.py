@@ -218,10 +218,15 @@ def _fold(ufunc, rows: list) -> np.ndarray:
 
 
 def _stack(frames: list, keys: list) -> pd.DataFrame:
+    """Stack text counts of several sources, each (keys, field, value) counted once."""
     present = [f for f in frames if len(f)]
     if not present:
         return pd.DataFrame(columns=keys)
-    return pd.concat(present, ignore_index=True).dropna(subset=keys)
+    stacked = pd.concat(present, ignore_index=True).dropna(subset=keys)
+    if len(present) == 1:
+        return stacked
+    groups = stacked.groupby([*keys, "field", "value"], sort=False, observed=True)
+    return groups["count"].sum().reset_index()
 
 
 def most_frequent(texts: pd.DataFrame, keys: list) -> pd.DataFrame:

@@ -108,6 +108,20 @@ def test_text_fields_take_the_most_frequent_value_ties_smallest(settings, frame)
     assert_frame_equal(got, expected, check_dtype=False)
 
 
+def test_the_most_frequent_text_counts_every_source(settings, frame):
+    one = frame(
+        "company_id currency",
+        *[("A", "EUR")] * 3,
+        *[("A", "USD")] * 2,
+    )
+    two = frame("company_id currency", ("A", "USD"), ("A", "USD"))
+    texts = [rows_to_text_counts(f, ["currency"], KEYS) for f in (one, two)]
+    parts = [rows_to_parts(f, [], KEYS) for f in (one, two)]
+    got = combine(parts, texts, ["currency"], settings, KEYS)
+    # USD: 2 + 2 rows beat EUR's 3, though no one source has more USD than EUR.
+    assert got[["currency", "currency_count"]].values.tolist() == [["USD", 7]]
+
+
 def test_text_counts_from_partials_use_row_counts(frame):
     parts = frame(
         "company_id rows currency", ("A", 5, "USD"), ("A", 2, "EUR"), ("A", 1, None)
