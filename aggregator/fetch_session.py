@@ -54,6 +54,7 @@ class FetchSession:
         self._problems: dict = {}
         self._keys: dict = {}
         self._data: dict = {}
+        self._taken: dict = {}  # source -> queries whose results ``take`` gave
 
     def fail(self, source: str, status: str, reason: str, elapsed_ms=0.0) -> None:
         """Record that ``source`` failed; keep only its first failure."""
@@ -62,7 +63,9 @@ class FetchSession:
             log.info("source %s %s: %s", source, status, reason)
             self.failures[source] = {"status": status, "reason": reason}
 
-    def fetch(self, settings, needed, discovery: dict, queries_for, sizing=None):
+    def fetch(
+        self, settings, needed, discovery: dict, queries_for, sizing=None, on_done=None
+    ):
         """Fetch schemas, keys and data; return source -> keys frame of live sources.
 
         ``queries_for(source, keys_frame)`` yields the data queries of ``source``
@@ -70,6 +73,10 @@ class FetchSession:
         None for sources without key discovery). ``sizing`` is (sources, how):
         those sources' row counts are asked first (``/health``), and
         ``how(source, rows)`` returns the key discovery query to run, or None.
+        ``on_done(source)`` is called for each source whose every request has
+        answered without a problem, while others are still fetching, once every
+        source's data queries have started (so it delays none of them); it may
+        ``take`` that source's results.
         """
         self._settings = settings
         sized, discovery_for = sizing or ((), None)
@@ -86,7 +93,7 @@ class FetchSession:
             if name not in discovery and name not in sized:
                 for batch in queries_for(name, None):
                     tasks.update(self._submit_data(batch))
-        pending = set(tasks)
+        pending, ready, handed = set(tasks), [], set()
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
@@ -104,6 +111,13 @@ class FetchSession:
                 more = more or {}
                 tasks.update(more)
                 pending |= set(more)
+            if on_done is not None:
+                ready += self._finished(needed, tasks, pending, [*ready, *handed])
+                if ready and pending and all(tasks[f].stage == _DATA for f in pending):
+                    for name in ready:
+                        on_done(name)
+                    handed.update(ready)
+                    ready = []
         self._settle(needed)
         return {n: r.frame for n, r in self._keys.items() if n not in self.failures}
 
@@ -118,7 +132,9 @@ class FetchSession:
         caller can free each source's rows as soon as it has used them.
         """
         wanted = {
-            k: q for k, q in plan.queries.items() if q.source not in self.failures
+            k: q
+            for k, q in plan.queries.items()
+            if q.source not in self.failures and q.source not in self._taken
         }
         missing = {
             key: query
@@ -128,20 +144,49 @@ class FetchSession:
         if missing:  # the plan differs from the per-source plans run ahead
             log.warning("running plan queries not run ahead: %s", sorted(missing))
             self._run_missing(missing)
+        return self._hand_over(
+            {k: q for k, q in wanted.items() if q.source not in self.failures}
+        )
+
+    def _hand_over(self, queries: dict) -> dict:
+        """Pop ``queries``' results: source -> {kind: [mapped result, in order]}."""
         frames = {}
-        for key, query in wanted.items():
-            if query.source not in self.failures:
-                result = self._data.pop(key)[1]
-                self._note(query.source, result)
-                kinds = frames.setdefault(query.source, {})
-                mapped = result.mapped
-                if mapped is None:  # fetched without a mapper: map it now
-                    mapper = self._mappers({key: query}).get(key)
-                    mapped = (
-                        result.frame if mapper is None else mapper.map(result.frame)
-                    )
-                kinds.setdefault(query.kind, []).append(mapped)
+        for key, query in queries.items():
+            result = self._data.pop(key)[1]
+            self._note(query.source, result)
+            kinds = frames.setdefault(query.source, {})
+            mapped = result.mapped
+            if mapped is None:  # fetched without a mapper: map it now
+                mapper = self._mappers({key: query}).get(key)
+                mapped = result.frame if mapper is None else mapper.map(result.frame)
+            kinds.setdefault(query.kind, []).append(mapped)
         return frames
+
+    def take(self, source: str, queries: dict):
+        """Hand over ``source``'s results if they answer exactly ``queries``.
+
+        Return {kind: [result per query, in order]} as ``frames_for`` does, or
+        None (nothing taken) when any of ``queries`` is missing or different.
+        ``frames_for`` then leaves the source out.
+        """
+        if any(self._data.get(k, (None,))[0] != q for k, q in queries.items()):
+            return None
+        kinds = self._hand_over(queries)
+        self._taken[source] = dict(queries)
+        return kinds.get(source, {})
+
+    def give_back(self, source: str) -> None:
+        """Forget that ``source``'s results were taken: ``frames_for`` reruns them."""
+        self._taken.pop(source, None)
+
+    def _finished(self, needed, tasks: dict, pending: set, seen: list) -> list:
+        """Return the sources, not in ``seen``, with no request pending or failed."""
+        busy = {tasks[f].source for f in pending}
+        return [
+            name
+            for name in needed
+            if name not in busy and name not in seen and name not in self._problems
+        ]
 
     def status(self, participants, rows: dict) -> dict:
         """Return the API's per-source status for every participating source."""

@@ -1,5 +1,6 @@
 """One aggregation run: resolve ids -> plan -> fetch -> map -> aggregate -> result."""
 
+import logging
 from dataclasses import replace
 
 from aggregator import aggregate, assemble, run_report
@@ -20,18 +21,22 @@ from aggregator.result import RunResult, iso_utc, new_run_id
 from aggregator.schema_map import ResultShapeError
 from aggregator.sqlgen import ROWS_ALIAS
 
+log = logging.getLogger(__name__)
+
 
 def run_aggregation(query, settings, registry, fetcher, now) -> RunResult:
     """Run ``query`` against every source it needs and return the full result."""
     companies, query_fixes = resolve_requested(query, registry)
     session = FetchSession(fetcher)
-    plan = _fetch(query, settings, registry, session, companies)
+    scope = assemble.Scope(companies, query.period_start, query.period_end)
+    early = _EarlySources(settings, registry, session, scope)
+    plan = _fetch(query, settings, registry, session, companies, early=early)
+    early.keep_if_planned(plan)
     frames = session.frames_for(plan)
     release_free_memory()  # the pages are parsed: their threads' heaps are free
-    source_rows = run_report.source_rows(frames, plan)
+    source_rows = {**early.rows, **run_report.source_rows(frames, plan)}
     asked = list(plan.sources)
-    scope = assemble.Scope(companies, query.period_start, query.period_end)
-    datas = _normalise(plan, settings, registry, frames, session, scope)
+    datas = _normalise(plan, settings, registry, frames, session, scope, early.datas)
     release_free_memory()  # the joined pages are gone too
     _check_answers(query, session, asked)
     rows, discrepancies = _aggregate(plan, settings, datas)
@@ -86,12 +91,13 @@ def resolve_requested(query, registry) -> tuple:
     return tuple(dict.fromkeys(ids)), fixes
 
 
-def _fetch(query, settings, registry, session, companies, run_data=True):
+def _fetch(query, settings, registry, session, companies, run_data=True, early=None):
     """Fetch what ``query`` needs, each source's data as soon as its keys are in.
 
     Return the plan. A source's queries depend only on its own size and discovered
     keys, so they are planned, and started, per source; the session checks they
-    match.
+    match. With ``early`` (``_EarlySources``) the sources that finish first are
+    normalised while the others are still fetching.
     """
     needed = participants(query, settings)
     sized = source_sizes_needed(query, settings)
@@ -102,8 +108,68 @@ def _fetch(query, settings, registry, session, companies, run_data=True):
     }
     planner = _RunPlanner(query, settings, registry, companies, run_data)
     sizing = (sized, planner.discovery_for)
-    session.fetch(settings, needed, discovery, planner.queries_for, sizing)
+    on_done = None if early is None else lambda name: early.done(name, planner.plan())
+    session.fetch(settings, needed, discovery, planner.queries_for, sizing, on_done)
     return replace(planner.plan(), discovery={**discovery, **planner.discovered})
+
+
+class _EarlySources:
+    """Normalises each source whose answers are all in while others still fetch.
+
+    The run's steps after the fetch ran on one core while the services sat idle;
+    a source that finishes first is now normalised (and its rows reduced) while
+    the slowest is still answering. Only a source no other source's filter
+    narrows qualifies; its plan and queries are checked against the final plan.
+    """
+
+    def __init__(self, settings, registry, session, scope):
+        self.settings, self.registry = settings, registry
+        self.session, self.scope = session, scope
+        self.datas: dict = {}  # source -> its normalised, scaled SourceData
+        self.rows: dict = {}  # source -> rows its main queries covered
+        self._used: dict = {}  # source -> (its SourcePlan, its queries)
+
+    def done(self, name: str, plan) -> None:
+        """Take ``name``'s results and normalise them, if its plan allows."""
+        source_plan = plan.sources.get(name)
+        if source_plan is None or source_plan.via_keys:
+            return
+        queries = {k: q for k, q in plan.queries.items() if q.source == name}
+        kinds = self.session.take(name, queries)
+        if kinds is None:
+            return
+        self.rows.update(run_report.source_rows({name: kinds}, plan))
+        self._used[name] = (source_plan, queries)
+        source = self.settings.sources[name]
+        try:
+            data = assemble.normalise_source(
+                source_plan,
+                source,
+                assemble.join_chunks(kinds),
+                self.registry.resolve_many,
+                self.scope,
+                _reduction(plan, self.settings, name),
+            )
+        except ResultShapeError as exc:
+            self.session.fail(name, "error", str(exc))
+            return
+        self.datas[name] = assemble.scaled(data, source)
+        log.debug("%s normalised while other sources were fetching", name)
+        release_free_memory()
+
+    def keep_if_planned(self, plan) -> None:
+        """Drop what was done with a plan that is not the final one (never seen).
+
+        The session then runs that source's queries again, as for any plan
+        query not run ahead.
+        """
+        for name, (source_plan, queries) in list(self._used.items()):
+            final = {k: q for k, q in plan.queries.items() if q.source == name}
+            if plan.sources.get(name) != source_plan or final != queries:
+                log.warning("%s was normalised with another plan; redoing it", name)
+                self.datas.pop(name, None)
+                self.rows.pop(name, None)
+                self.session.give_back(name)
 
 
 class _RunPlanner:
@@ -204,7 +270,7 @@ def _check_answers(query, session, asked: list) -> None:
         raise UpstreamError("no data source answered", details=details)
 
 
-def _normalise(plan, settings, registry, frames, session, scope) -> dict:
+def _normalise(plan, settings, registry, frames, session, scope, done=None) -> dict:
     """Normalise each source's results, taking them out of ``frames`` (freed early).
 
     ``frames``: source -> kind -> results per query; a source's are joined only
@@ -212,8 +278,9 @@ def _normalise(plan, settings, registry, frames, session, scope) -> dict:
     narrows are final at once, so they are reduced per key (``assemble.reduced``)
     before the next source's are joined: at most one source's rows are copied at
     a time. The others wait for the keys that passed the filters held elsewhere.
+    ``done``: the sources normalised while fetching (see ``_EarlySources``).
     """
-    datas, waiting = {}, []
+    datas, waiting = dict(done or {}), []
     for name in list(frames):
         kinds = assemble.join_chunks(frames.pop(name))
         final = not plan.sources[name].via_keys
@@ -241,7 +308,11 @@ def _normalise(plan, settings, registry, frames, session, scope) -> dict:
         data = assemble.apply_via_keys(datas[name], plan.sources[name], keys)
         data = assemble.reduced(data, _reduction(plan, settings, name))
         datas[name] = assemble.scaled(data, settings.sources[name])
-    return {name: replace(data, supplies={}) for name, data in datas.items()}
+    return {  # in plan order, however the sources finished
+        name: replace(datas[name], supplies={})
+        for name in plan.sources
+        if name in datas
+    }
 
 
 def _reduction(plan, settings, name: str):

@@ -360,6 +360,46 @@ def test_keys_added_after_discovery_fall_in_a_key_range(run, serve_wsgi, tmp_pat
     pd.testing.assert_frame_equal(result.rows, run(payload).rows)
 
 
+class DelayQueries:
+    """WSGI middleware: answer ``/query`` only after ``delay`` seconds."""
+
+    def __init__(self, app, delay: float):
+        self.app, self.delay = app, delay
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == "/query":
+            time.sleep(self.delay)
+        return self.app(environ, start_response)
+
+
+@pytest.mark.parametrize("pushdown", [True, False], ids=["pushdown", "row_fetch"])
+def test_sources_done_first_are_normalised_while_another_fetches(
+    run, serve_wsgi, tmp_path, caplog, pushdown
+):
+    spec = STATEMENTS["cash_flow"]
+    db_path = tmp_path / "cash_flow.db"
+    load_file(spec, spec.sample_path, db_path)
+    app = create_source_app("cash_flow", {"DB_PATH": str(db_path)})
+    payload = {"pushdown": pushdown}
+    try:
+        url, _ = serve_wsgi(DelayQueries(app, 0.5))
+        with caplog.at_level("DEBUG", logger="aggregator.pipeline"):
+            slow = run(payload, urls={"cash_flow": url})
+    finally:
+        app.extensions[SOURCE_EXTENSION].db.close()
+    early = {r.args[0] for r in caplog.records if "while other sources" in r.msg}
+    assert early == {"pnl", "balance_sheet"}
+    plain = run(payload)
+    assert slow.complete and plain.complete
+    pd.testing.assert_frame_equal(slow.rows, plain.rows)
+    for part in ("corrections", "rejections", "type_mismatches", "discrepancies"):
+        assert getattr(slow, part) == getattr(plain, part), part
+    assert slow.rejected.equals(plain.rejected)
+    assert [s["rows"] for s in slow.sources.values()] == [
+        s["rows"] for s in plain.sources.values()
+    ]
+
+
 def test_rejected_keys_are_the_manifest_unknown_keys(run):
     result = run({})
     want = pd.DataFrame(MANIFEST["unknown_keys"]).groupby(["source", "raw"]).size()

@@ -238,3 +238,28 @@ def test_plan_queries_not_run_ahead_are_fetched_before_use(logged, caplog):
         assert (
             logs[slug].count("/query") == 1 and len(frames[slug]["rows"][0].frame) > 0
         )
+
+
+def test_taken_results_are_left_out_until_given_back(logged):
+    run, logs = logged()
+    query = parse_query({"pushdown": False}, run.settings)
+    plan = plan_queries(query, run.settings)
+    session = FetchSession(run.fetcher)
+    done = []
+
+    def queries_for(name, keys):
+        yield {k: q for k, q in plan.queries.items() if q.source == name}
+
+    session.fetch(run.settings, list(plan.sources), {}, queries_for, None, done.append)
+    # Handed over only while another source was still answering: not the last.
+    assert len(done) < len(plan.sources)
+    name = done[0] if done else "pnl"
+    own = {k: q for k, q in plan.queries.items() if q.source == name}
+    kinds = session.take(name, own)
+    assert len(kinds["rows"][0].frame) > 0
+    assert name not in session.frames_for(plan)  # taken: not handed over twice
+    assert logs[name].count("/query") == 1
+    session.give_back(name)
+    again = session.frames_for(plan)  # given back: run again, as not run ahead
+    assert len(again[name]["rows"][0].frame) == len(kinds["rows"][0].frame)
+    assert session.take(name, {**own, "other": object()}) is None  # not all there
