@@ -13,6 +13,10 @@ none of its data is used (a source contributes all of its rows or none, even whe
 some of its queries answered), and it is reported once, with its first failure in
 the order schema, mapping, size, keys, data (plan order), not in the order answers
 happened to come.
+
+A source whose every request has answered can be handed over (``on_done``,
+``take``) while the others are still fetching, so its results are used early;
+``frames_for`` then leaves it out.
 """
 
 import logging
