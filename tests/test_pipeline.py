@@ -388,7 +388,8 @@ def test_sources_done_first_are_normalised_while_another_fetches(
     finally:
         app.extensions[SOURCE_EXTENSION].db.close()
     early = {r.args[0] for r in caplog.records if "while other sources" in r.msg}
-    assert early == {"pnl", "balance_sheet"}
+    # Row results wait: normalising them beside page joins raised the peak RSS.
+    assert early == ({"pnl", "balance_sheet"} if pushdown else set())
     plain = run(payload)
     assert slow.complete and plain.complete
     pd.testing.assert_frame_equal(slow.rows, plain.rows)
