@@ -145,20 +145,14 @@ class _EarlySources:
             return
         self.rows.update(run_report.source_rows({name: kinds}, plan))
         self._used[name] = (source_plan, queries)
-        source = self.settings.sources[name]
+        kinds = assemble.join_chunks(kinds)
         try:
-            data = assemble.normalise_source(
-                source_plan,
-                source,
-                assemble.join_chunks(kinds),
-                self.registry.resolve_many,
-                self.scope,
-                _reduction(plan, self.settings, name),
+            self.datas[name] = _final_data(
+                plan, self.settings, self.registry, self.scope, name, kinds
             )
         except ResultShapeError as exc:
             self.session.fail(name, "error", str(exc))
             return
-        self.datas[name] = assemble.scaled(data, source)
         log.debug("%s normalised while other sources were fetching", name)
         release_free_memory()
 
@@ -288,25 +282,21 @@ def _normalise(plan, settings, registry, frames, session, scope, done=None) -> d
     datas, waiting = dict(done or {}), []
     for name in list(frames):
         kinds = assemble.join_chunks(frames.pop(name))
-        final = not plan.sources[name].via_keys
         try:
-            data = assemble.normalise_source(
-                plan.sources[name],
-                settings.sources[name],
-                kinds,
-                registry.resolve_many,
-                scope,
-                _reduction(plan, settings, name) if final else None,
-            )
+            if plan.sources[name].via_keys:
+                datas[name] = assemble.normalise_source(
+                    plan.sources[name],
+                    settings.sources[name],
+                    kinds,
+                    registry.resolve_many,
+                    scope,
+                )
+                waiting.append(name)
+            else:
+                datas[name] = _final_data(plan, settings, registry, scope, name, kinds)
         except ResultShapeError as exc:
             session.fail(name, "error", str(exc))
-            continue
         del kinds
-        if final:
-            datas[name] = assemble.scaled(data, settings.sources[name])
-        else:
-            datas[name] = data
-            waiting.append(name)
         release_free_memory()  # this source's copies, before the next one's
     keys = assemble.surviving_keys(datas, plan.query.filters)
     for name in waiting:
@@ -318,6 +308,23 @@ def _normalise(plan, settings, registry, frames, session, scope, done=None) -> d
         for name in plan.sources
         if name in datas
     }
+
+
+def _final_data(plan, settings, registry, scope, name: str, kinds: dict):
+    """Return a final source's data: normalised, reduced per output key, scaled.
+
+    Final: no other source's filter narrows its rows.
+    """
+    source = settings.sources[name]
+    data = assemble.normalise_source(
+        plan.sources[name],
+        source,
+        kinds,
+        registry.resolve_many,
+        scope,
+        _reduction(plan, settings, name),
+    )
+    return assemble.scaled(data, source)
 
 
 def _reduction(plan, settings, name: str):
