@@ -126,7 +126,8 @@ class FetchSession:
         return {n: r.frame for n, r in self._keys.items() if n not in self.failures}
 
     def frames_for(self, plan) -> dict:
-        """Return source -> {kind: [result per query, in plan order]} of live sources.
+        """Return source -> {kind: [result per query, in plan order]} of live sources
+        (but those ``take`` handed over already).
 
         A result is a frame (key discovery), the ``MappedRows`` of a row kind
         (``ROW_KINDS``) or the ``PartialPage`` of a partial query: what its pages
