@@ -126,8 +126,9 @@ class FetchSession:
         return {n: r.frame for n, r in self._keys.items() if n not in self.failures}
 
     def frames_for(self, plan) -> dict:
-        """Return source -> {kind: [result per query, in plan order]} of live sources
-        (but those ``take`` handed over already).
+        """Return source -> {kind: [result per query, in plan order]}, live sources.
+
+        Sources ``take`` handed over already are left out.
 
         A result is a frame (key discovery), the ``MappedRows`` of a row kind
         (``ROW_KINDS``) or the ``PartialPage`` of a partial query: what its pages
