@@ -317,14 +317,15 @@ def _empty_like(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _source_parts(data: SourceData, fields, settings, keys: list) -> tuple:
-    """Return one source's (sum, count, min, max) parts and text counts."""
-    if data.parts is not None:
+    """Return one source's (sum, count, min, max) parts and text counts.
+
+    Rows are reduced per key first (the pipeline has done so already).
+    """
+    if data.mode != "partial":
+        data = reduced(data, Reduction(tuple(fields), settings, keys))
         return data.parts, data.text_counts
-    if data.mode == "partial":
-        kinds = settings.canonical_fields
-        text = [f for f in fields if kinds[f].type != "numeric"]
-        return data.accepted, partials_to_text_counts(data.accepted, text, keys)
-    return _rows_parts(data.accepted, Reduction(tuple(fields), settings, keys))
+    text = [f for f in fields if settings.canonical_fields[f].type != "numeric"]
+    return data.accepted, partials_to_text_counts(data.accepted, text, keys)
 
 
 def parts_and_texts(plan, settings, datas: dict, keys: list) -> tuple:
@@ -350,11 +351,14 @@ def overlap_fields(query, settings) -> list:
 
 
 def observations(datas: dict, fields: list) -> dict:
-    """Return source -> per-period rows of ``fields`` for the discrepancy check."""
+    """Return source -> per-period rows of ``fields`` for the discrepancy check.
+
+    Each source's are its ``observations``: rows data keeps them when it is
+    reduced (``reduced``), partial pages while they are fetched.
+    """
     out = {}
     for name, data in datas.items():
-        rows = data.mode != "partial" and data.parts is None
-        frame = data.accepted if rows else data.observations
+        frame = data.observations
         if frame is None:
             continue
         present = [f for f in fields if f in frame.columns]

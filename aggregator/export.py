@@ -139,12 +139,20 @@ def csv_bytes(frame) -> bytes:
         table.slice(start, CSV_SLICE_ROWS)
         for start in range(0, len(table), CSV_SLICE_ROWS)
     ] or [table]
-    with ThreadPoolExecutor(min(len(slices), os.cpu_count() or 1)) as pool:
-        try:  # "none" refuses values holding a comma, a quote or a newline
-            bodies = list(pool.map(functools.partial(_csv_body, "none"), slices))
-        except pa.ArrowInvalid:  # then every slice alike, so the file is uniform
-            bodies = list(pool.map(functools.partial(_csv_body, "needed"), slices))
+    try:  # "none" refuses values holding a comma, a quote or a newline
+        bodies = _csv_bodies("none", slices)
+    except pa.ArrowInvalid:  # then every slice alike, so the file is uniform
+        bodies = _csv_bodies("needed", slices)
     return header.getvalue().encode("utf-8") + b"".join(bodies)
+
+
+def _csv_bodies(quoting: str, slices: list) -> list:
+    """Return each slice's CSV rows, side by side when there are several."""
+    if len(slices) == 1:
+        return [_csv_body(quoting, slices[0])]
+    write = functools.partial(_csv_body, quoting)
+    with ThreadPoolExecutor(min(len(slices), os.cpu_count() or 1)) as pool:
+        return list(pool.map(write, slices))
 
 
 def _csv_body(quoting: str, table) -> bytes:

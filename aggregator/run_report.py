@@ -48,17 +48,17 @@ def build(plan, settings, registry, datas: dict, companies, rows) -> Report:
 
 
 def _row_counts(data, raws: list) -> pd.Series:
-    """Return the accepted rows of each raw key in ``raws`` (sorted by key)."""
-    if data.key_rows is not None:  # rows reduced per key: counted before
+    """Return the accepted rows of each raw key in ``raws`` (sorted by key).
+
+    Rows data was counted per raw key when it was reduced (``key_rows``);
+    partial data holds a row count per key.
+    """
+    if data.key_rows is not None:
         counts = data.key_rows
         return counts[text_in(counts.index.to_series(), raws)].sort_index()
     frame = data.accepted
     frame = frame[text_in(frame["raw_key"], raws)]
-    if data.mode == "partial":
-        counts = frame.groupby("raw_key")["rows"].sum()
-    else:
-        counts = frame.groupby("raw_key").size()
-    return counts.sort_index()
+    return frame.groupby("raw_key")["rows"].sum().sort_index()
 
 
 def _corrections(name: str, data) -> list:
