@@ -97,8 +97,8 @@ class FetchSession:
             if name not in discovery and name not in sized:
                 for batch in queries_for(name, None):
                     tasks.update(self._submit_data(batch))
-        pending, ready, handed = set(tasks), [], set()
-        while pending:
+        pending, ready, handed, later = set(tasks), [], set(), []
+        while pending or later:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 task, more = tasks[future], {}
@@ -110,12 +110,17 @@ class FetchSession:
                 else:
                     keys = self._receive(settings, task, future.result())
                     if keys is not None:
-                        for batch in queries_for(task.source, keys):
-                            more.update(self._submit_data(batch))
+                        batches = queries_for(task.source, keys)
+                        more = self._submit_data(next(batches, {}))
+                        later.append(batches)
                 more = more or {}
                 tasks.update(more)
                 pending |= set(more)
-            if on_done is not None:
+            if later and not any(tasks[f].stage < _DATA for f in pending):
+                more = self._rest(later)
+                tasks.update(more)
+                pending |= set(more)
+            if on_done is not None and not later:
                 ready += self._finished(needed, tasks, pending, [*ready, *handed])
                 if ready and pending and all(tasks[f].stage == _DATA for f in pending):
                     for name in ready:
@@ -124,6 +129,19 @@ class FetchSession:
                     ready = []
         self._settle(needed)
         return {n: r.frame for n, r in self._keys.items() if n not in self.failures}
+
+    def _rest(self, later: list) -> dict:
+        """Submit the batches after each source's first; empty ``later``.
+
+        A source's first batch goes as soon as its keys are in; the rest may
+        first resolve those keys, which would hold up the next source's first
+        batch, so they wait until every source's keys are in.
+        """
+        more = {}
+        while later:
+            for batch in later.pop(0):
+                more.update(self._submit_data(batch))
+        return more
 
     def frames_for(self, plan) -> dict:
         """Return source -> {kind: [result per query, in plan order]}, live sources.

@@ -263,3 +263,30 @@ def test_taken_results_are_left_out_until_given_back(logged):
     again = session.frames_for(plan)  # given back: run again, as not run ahead
     assert len(again[name]["rows"][0].frame) == len(kinds["rows"][0].frame)
     assert session.take(name, {**own, "other": object()}) is None  # not all there
+
+
+def test_every_source_starts_its_first_batch_before_any_resolves_keys(logged):
+    """A source's later batches (they resolve its keys first) wait for every
+    source's keys, so a slow resolution never holds up another's first queries."""
+    run, _ = logged(delays={"cash_flow": 0.4}, cache_size=0)
+    events = []
+
+    def queries_for(name, keys):
+        events.append(("first", name))
+        yield {}
+        events.append(("rest", name))
+        yield {}
+
+    discovery = {
+        slug: SourceQuery(
+            slug, select_key_counts(run.settings.sources[slug]), {}, "keys"
+        )
+        for slug in SLUGS
+    }
+    session = FetchSession(run.fetcher)
+    session.fetch(run.settings, list(SLUGS), discovery, queries_for)
+    assert not session.failures
+    assert sorted(events[:3]) == [("first", slug) for slug in sorted(SLUGS)]
+    assert sorted(events[3:]) == [("rest", slug) for slug in sorted(SLUGS)]
+    # cash_flow's keys came last, after the others had been waiting for them
+    assert events[2] == ("first", "cash_flow")
