@@ -1,7 +1,7 @@
 """Per-key packed values: every row's value of a column, shipped as one text per key.
 
 A partial-aggregate query may carry, beside its sums, each key's periods and the
-values of a few columns as ``GROUP_CONCAT(..., CHAR(31))`` texts (``sqlgen``). SQLite
+values of a few columns as ``GROUP_CONCAT(..., SEPARATOR)`` texts (``sqlgen``). SQLite
 builds them in C, so a source answers one row per key instead of one per row; here
 they are split back into one value per row, vectorised in Arrow. All GROUP_CONCATs of
 one query step through the same rows in the same order, so the n-th value of every

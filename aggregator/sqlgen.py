@@ -184,14 +184,16 @@ def select_distinct_keys(source) -> str:
 
 
 def _packed(value: exp.Expression, name: str, quoted: bool) -> exp.Expression:
-    """Return GROUP_CONCAT of QUOTE(value), or of IFNULL(value, ''), by CHAR(31)."""
+    """Return GROUP_CONCAT of QUOTE(value), or of IFNULL(value, ''), by the separator.
+
+    The separator is a literal: as ``CHAR(31)`` it was a function call per row
+    and column, a quarter of a ten-column text-amount query's time at 100k x 12.
+    """
     if quoted:
         text = exp.Anonymous(this="QUOTE", expressions=[value])
     else:
         text = exp.func("IFNULL", value, exp.Literal.string(""))
-    separator = exp.Anonymous(
-        this="CHAR", expressions=[exp.Literal.number(ord(packed.SEPARATOR))]
-    )
+    separator = exp.Literal.string(packed.SEPARATOR)
     joined = exp.GroupConcat(this=text, separator=separator)
     return exp.alias_(joined, name, quoted=True)
 

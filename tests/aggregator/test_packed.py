@@ -66,7 +66,7 @@ def test_quoted_numbers_round_trip_exactly():
     db.execute("CREATE TABLE t (k TEXT, v REAL)")
     rows = [("a", v) for v in numbers] + [("a", None), ("a", "n/a"), ("b", 7)]
     db.executemany("INSERT INTO t VALUES (?, ?)", rows)
-    sql = "SELECT k, COUNT(*), GROUP_CONCAT(QUOTE(v), CHAR(31)) FROM t GROUP BY k"
+    sql = "SELECT k, COUNT(*), GROUP_CONCAT(QUOTE(v), '\x1f') FROM t GROUP BY k"
     keys = db.execute(sql).fetchall()
     column = pd.Series([k[2] for k in keys], dtype="str")
     flat, wrong = packed.split_values(column, np.array([k[1] for k in keys]))

@@ -76,8 +76,8 @@ def test_partial_aggregation_sql_for_group_by_company(settings):
         'COUNT("net_income") AS "net_income__count", '
         'MIN("net_income") AS "net_income__min", '
         'MAX("net_income") AS "net_income__max", '
-        'GROUP_CONCAT(COALESCE("period_end", \'\'), CHAR(31)) AS "_periods", '
-        'GROUP_CONCAT(QUOTE("net_income"), CHAR(31)) AS "net_income__packed" '
+        "GROUP_CONCAT(COALESCE(\"period_end\", ''), '\x1f') AS \"_periods\", "
+        'GROUP_CONCAT(QUOTE("net_income"), \'\x1f\') AS "net_income__packed" '
         'FROM "income_statement" GROUP BY "company_id", "currency" '
         'ORDER BY "company_id", "currency"'
     )
