@@ -85,6 +85,7 @@ class CompanyRegistry:
             self._index(record)
         self._search_index: list | None = None  # see _search_rows
         self._search_lock = threading.Lock()
+        self._bounds: dict = {}  # ids per range -> key_bounds
         _warn_ambiguous(self._by_compact, self._by_alias)
         log.info(
             "Company registry: %d companies indexed in %.2fs",
@@ -123,6 +124,19 @@ class CompanyRegistry:
 
     def __len__(self) -> int:
         return len(self._records)
+
+    def key_bounds(self, per_range: int) -> tuple[str, ...]:
+        """Return ids cutting the sorted ids into ranges of ``per_range`` ids each.
+
+        A source's raw keys are mostly these ids, so the same bounds cut its
+        keys into ranges of about that size (empty: the registry is one range).
+        """
+        step = max(1, int(per_range))
+        bounds = self._bounds.get(step)
+        if bounds is None:
+            bounds = tuple(sorted(self._records)[step::step])
+            self._bounds[step] = bounds
+        return bounds
 
     def __contains__(self, company_id) -> bool:
         return isinstance(company_id, str) and company_id in self._records

@@ -22,7 +22,9 @@ A source whose every request has answered can be handed over (``on_done``,
 import logging
 import time
 from concurrent.futures import FIRST_COMPLETED, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+import pandas as pd
 
 from aggregator.partial_pages import PartialMapper
 from aggregator.schema_map import ROW_KINDS, PageMapper, check_mapping
@@ -57,6 +59,7 @@ class FetchSession:
         self._started = time.perf_counter()
         self._problems: dict = {}
         self._keys: dict = {}
+        self._key_parts: dict = {}  # source -> its key ranges' answers so far
         self._data: dict = {}
         self._taken: dict = {}  # source -> queries whose results ``take`` gave
 
@@ -72,11 +75,13 @@ class FetchSession:
     ):
         """Fetch schemas, keys and data; return source -> keys frame of live sources.
 
-        ``queries_for(source, keys_frame)`` yields the data queries of ``source``
-        in batches, each started before the next is asked for (``keys_frame`` is
-        None for sources without key discovery). ``sizing`` is (sources, how):
-        those sources' row counts are asked first (``/health``), and
-        ``how(source, rows)`` returns the key discovery query to run, or None.
+        ``discovery`` maps a source to its key discovery queries (key ranges in
+        key order; their answers are joined). ``queries_for(source, keys_frame)``
+        yields the data queries of ``source`` in batches, each started before
+        the next is asked for (``keys_frame`` is None for sources without key
+        discovery). ``sizing`` is (sources, how): those sources' row counts are
+        asked first (``/health``), and ``how(source, rows)`` returns the key
+        discovery queries to run, or None.
         ``on_done(source)`` is called for each source whose every request has
         answered without a problem, while others are still fetching, once every
         source's data queries have started (so it delays none of them); it may
@@ -91,8 +96,8 @@ class FetchSession:
         for name in sized:
             future = self.fetcher.submit_row_count(name, self._data_versions)
             tasks[future] = _Task(_SIZE, name)
-        for name, query in discovery.items():
-            tasks.update(self._submit_keys(name, query))
+        for name, queries in discovery.items():
+            tasks.update(self._submit_keys(name, queries))
         for name in needed:
             if name not in discovery and name not in sized:
                 for batch in queries_for(name, None):
@@ -227,9 +232,15 @@ class FetchSession:
             }
         return out
 
-    def _submit_keys(self, name: str, query) -> dict:
-        future = self._submit({name: query})[name]
-        return {future: _Task(_KEYS, name, name, query)}
+    def _submit_keys(self, name: str, queries: tuple) -> dict:
+        """Start ``name``'s key discovery: one query per key range, in key order."""
+        keyed = {f"{name}:keys:{n}": query for n, query in enumerate(queries)}
+        self._key_parts[name] = [None] * len(keyed)
+        futures = self._submit(keyed)
+        return {
+            futures[key]: _Task(_KEYS, name, key, query, order)
+            for order, (key, query) in enumerate(keyed.items())
+        }
 
     def _sized(self, task: _Task, outcome: tuple, discovery_for):
         """Take a row count: return the discovery task it calls for, {} for none.
@@ -241,8 +252,8 @@ class FetchSession:
         if failure is not None:
             self._problem(task, _SIZE, failure.status, failure.reason)
             return None
-        query = discovery_for(task.source, rows)
-        return {} if query is None else self._submit_keys(task.source, query)
+        queries = discovery_for(task.source, rows)
+        return {} if queries is None else self._submit_keys(task.source, queries)
 
     def _submit(self, queries: dict) -> dict:
         return self.fetcher.submit_queries(
@@ -287,10 +298,22 @@ class FetchSession:
                 self._problem(task, _MAPPING, "error", reason)
             return None
         if task.stage == _KEYS:
-            self._keys[task.source] = value
-            return value.frame
+            return self._keys_answered(task, value)
         self._data[task.key] = (task.query, value)
         return None
+
+    def _keys_answered(self, task: _Task, value):
+        """Keep one key range's counts; return all the source's once all are in."""
+        parts = self._key_parts[task.source]
+        parts[task.order] = value
+        if any(part is None for part in parts):
+            return None
+        if len(parts) > 1:
+            frame = pd.concat([part.frame for part in parts], ignore_index=True)
+            cached = all(part.cached for part in parts)
+            value = replace(parts[0], frame=frame, cached=cached)
+        self._keys[task.source] = value
+        return value.frame
 
     def _problem(self, task: _Task, rank: int, status: str, reason: str) -> None:
         found = ((rank, task.order), status, reason)

@@ -12,6 +12,7 @@ from aggregator.errors import (
 from aggregator.fetch_session import FetchSession
 from aggregator.memory import release_free_memory
 from aggregator.planner import (
+    discovery_bounds,
     participants,
     plan_key_queries,
     plan_queries,
@@ -101,12 +102,12 @@ def _fetch(query, settings, registry, session, companies, run_data=True, early=N
     """
     needed = participants(query, settings)
     sized = source_sizes_needed(query, settings)
+    planner = _RunPlanner(query, settings, registry, companies, run_data)
     discovery = {
         n: q
-        for n, q in plan_key_queries(query, settings).items()
+        for n, q in plan_key_queries(query, settings, bounds=planner.bounds).items()
         if n in needed and n not in sized
     }
-    planner = _RunPlanner(query, settings, registry, companies, run_data)
     sizing = (sized, planner.discovery_for)
     on_done = None if early is None else lambda name: early.done(name, planner.plan())
     session.fetch(settings, needed, discovery, planner.queries_for, sizing, on_done)
@@ -184,6 +185,7 @@ class _RunPlanner:
         self.key_counts: dict = {}
         self._plan = None
         self._built: dict = {}  # per-source plans, kept until its keys change
+        self.bounds = discovery_bounds(settings, registry)
 
     def queries_for(self, name: str, frame):
         """Take ``name``'s discovered keys (if any); yield its data queries.
@@ -203,13 +205,13 @@ class _RunPlanner:
         yield {k: q for k, q in self._source_queries(name).items() if k not in sent}
 
     def discovery_for(self, name: str, rows):
-        """Take ``name``'s row count; return its key discovery query, or None."""
+        """Take ``name``'s row count; return its key discovery queries, or None."""
         self.sizes[name] = rows
         self._changed(name)
-        query = plan_key_queries(self.query, self.settings, self.sizes).get(name)
-        if query is not None:
-            self.discovered[name] = query
-        return query
+        queries = plan_key_queries(self.query, self.settings, self.sizes, self.bounds)
+        if name in queries:
+            self.discovered[name] = queries[name]
+        return queries.get(name)
 
     def plan(self):
         """Return the plan for every key list known so far."""

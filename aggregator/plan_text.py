@@ -12,8 +12,8 @@ def describe_plan(plan, semantics: str) -> dict:
         "filters": [_filter(plan, flt) for flt in query.filters],
         "at_aggregator": list(plan.at_aggregator),
         "discovery": {
-            name: {"sql": q.sql, "params": dict(q.params)}
-            for name, q in plan.discovery.items()
+            name: [{"sql": q.sql, "params": dict(q.params)} for q in queries]
+            for name, queries in plan.discovery.items()
         },
         "notes": list(plan.notes),
     }

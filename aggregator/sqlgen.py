@@ -167,12 +167,12 @@ def key_range(source, low, high, params: Params) -> list:
     return out
 
 
-def select_key_counts(source) -> str:
-    """Return SELECT key, COUNT(*) AS _rows FROM table GROUP BY key ORDER BY key."""
+def select_key_counts(source, conditions=()) -> str:
+    """Return each key's row count (``_rows``), in key order, where ``conditions``."""
     key = column(source.company_column)
     rows = exp.alias_(exp.Count(this=exp.Star()), ROWS_ALIAS, quoted=True)
     query = exp.select(key, rows).from_(_table(source), copy=False)
-    query = query.group_by(key.copy(), copy=False)
+    query = _where(query, list(conditions)).group_by(key.copy(), copy=False)
     return query.order_by(key.copy(), copy=False).sql(dialect=DIALECT)
 
 

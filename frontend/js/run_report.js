@@ -162,8 +162,8 @@ function discoveryBlock(discovery) {
   if (!entries.length) return null;
   return h("div", { className: "sql-block sql-discovery" },
     h("h4", { text: "Key discovery" }),
-    entries.map(([name, q]) => [h("p", { className: "muted small", text: labelFor(name) }),
-      sqlText(q.sql, q.params)]));
+    entries.map(([name, queries]) => [h("p", { className: "muted small", text: labelFor(name) }),
+      [].concat(queries).map((q) => sqlText(q.sql, q.params))]));
 }
 
 function sqlText(sql, params) {

@@ -277,10 +277,9 @@ def test_every_source_starts_its_first_batch_before_any_resolves_keys(logged):
         events.append(("rest", name))
         yield {}
 
+    sources = run.settings.sources
     discovery = {
-        slug: SourceQuery(
-            slug, select_key_counts(run.settings.sources[slug]), {}, "keys"
-        )
+        slug: (SourceQuery(slug, select_key_counts(sources[slug]), {}, "keys"),)
         for slug in SLUGS
     }
     session = FetchSession(run.fetcher)

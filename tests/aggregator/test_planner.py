@@ -7,7 +7,9 @@ from urllib.parse import urlencode
 import pytest
 
 from aggregator.key_chunks import MAX_REQUEST_BYTES, request_size, split_key_ranges
+from aggregator.companies import CompanyRegistry
 from aggregator.planner import (
+    discovery_bounds,
     FILTER_SEMANTICS,
     plan_key_queries,
     plan_queries,
@@ -308,12 +310,33 @@ def test_key_discovery_only_where_needed(settings):
     assert keys({"group_by": "company_period"}) == ["balance_sheet", "cash_flow", "pnl"]
     assert keys({"companies": ["ACME0001"]}) == ["balance_sheet", "cash_flow", "pnl"]
     assert keys({"pushdown": False}) == []
-    discovery = plan_key_queries(parse_query({}, settings), settings)["pnl"]
+    (discovery,) = plan_key_queries(parse_query({}, settings), settings)["pnl"]
     assert (discovery.kind, discovery.params) == ("keys", {})
     assert discovery.sql == (
         'SELECT "company_id", COUNT(*) AS "_rows" FROM "income_statement" '
         'GROUP BY "company_id" ORDER BY "company_id"'
     )
+
+
+def test_key_discovery_is_cut_into_ranges_at_registry_ids(settings, tmp_path):
+    """Every key falls in exactly one range; each range's counts are one page."""
+    ids = [f"{prefix}{n:04d}" for prefix in ("ACME", "BETA", "CORP") for n in range(9)]
+    registry = CompanyRegistry.from_ids(ids)
+    small = replace(settings, page_size=10)
+    bounds = discovery_bounds(small, registry)
+    assert bounds == tuple(sorted(ids)[7::7])  # 70% of a page: room for messy keys
+    query = parse_query({"fields": ["revenue"]}, small)
+    ranges = plan_key_queries(query, small, bounds=bounds)["pnl"]
+    assert len(ranges) == len(bounds) + 1
+    db = _keyed_db({key: 1 for key in [*ids, "acme 0001", " ACME0002"]})
+    _insert(db, {None: 3})
+    answers = [_answer(db, q) for q in ranges]
+    everything = _answer(db, plan_key_queries(query, small)["pnl"][0])
+    assert [pair for part in answers for pair in part] == everything  # in key order
+    assert max(len(part) for part in answers) <= small.page_size
+    # Ids whose order a case-blind key column would not keep: one range.
+    mixed = CompanyRegistry.from_ids([*ids, "acme9999", "Beta0001"])
+    assert discovery_bounds(replace(settings, page_size=3), mixed) == ()
 
 
 SPLITS = {
@@ -377,7 +400,7 @@ def test_a_partial_aggregate_is_split_into_bounded_key_ranges(settings):
         "fields": ["revenue"],
         "filters": [{"field": "revenue", "op": ">=", "value": 0}],
     }
-    discovery = plan_key_queries(parse_query(body, settings), settings)["pnl"]
+    (discovery,) = plan_key_queries(parse_query(body, settings), settings)["pnl"]
     counts = _answer(db, discovery)
     small = replace(settings, partial_rows_per_query=12, page_size=3)
     result = plan(small, body, key_counts={"pnl": counts})
