@@ -42,23 +42,15 @@ def rows_to_parts(rows: pd.DataFrame, fields, keys: list, extremes=None):
 
 
 def rows_to_text_counts(rows: pd.DataFrame, fields, keys: list) -> pd.DataFrame:
-    """Return (keys, field, value, count) for the non-null text values of ``rows``."""
-    return _text_counts(rows, fields, keys, None)
+    """Return (keys, field, value, count) for the non-null text values of ``rows``.
 
-
-def partials_to_text_counts(parts: pd.DataFrame, fields, keys: list) -> pd.DataFrame:
-    """Return text value counts from per-key partials grouped by the text columns."""
-    return _text_counts(parts, fields, keys, "rows")
-
-
-def _text_counts(frame: pd.DataFrame, fields, keys: list, weight) -> pd.DataFrame:
-    """Count each (keys, value) of each text field, rows weighted by ``weight``."""
+    (Partial results count their text values per key while they are fetched:
+    see ``partial_pages.count_texts``.)
+    """
     counted = []
-    for name in (f for f in fields if f in frame.columns):
-        chosen = frame[[*keys, name, *([weight] if weight else [])]]
-        chosen = chosen.dropna(subset=[*keys, name])
-        groups = chosen.groupby([*keys, name], sort=False, observed=True)
-        counts = groups.size() if weight is None else groups[weight].sum()
+    for name in (f for f in fields if f in rows.columns):
+        chosen = rows[[*keys, name]].dropna(subset=[*keys, name])
+        counts = chosen.groupby([*keys, name], sort=False, observed=True).size()
         long = counts.rename("count").reset_index()
         counted.append(long.rename(columns={name: "value"}).assign(field=name))
     columns = [*keys, "field", "value", "count"]

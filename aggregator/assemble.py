@@ -12,11 +12,7 @@ import numpy as np
 import pandas as pd
 
 from aggregator import row_filter
-from aggregator.aggregate import (
-    partials_to_text_counts,
-    rows_to_parts,
-    rows_to_text_counts,
-)
+from aggregator.aggregate import rows_to_parts, rows_to_text_counts
 from aggregator.partial_pages import PART_ROW, PartialPage
 from aggregator.periods import in_range
 from aggregator.schema_map import MappedRows, apply_scale, as_mapped, map_partials
@@ -171,6 +167,7 @@ def _normalise_partial(source_plan, source, frames, resolver, scope) -> SourceDa
         bad, _ = _resolve(page.bad.frame, resolver)
         in_scope = bad["company_id"].notna().to_numpy() & scope.company_mask(bad)
         mismatches = page.bad.mismatches(source.name, in_scope) + mismatches
+    texts, lost = _partial_texts(page.texts, parts, keep, source)
     return SourceData(
         name=source.name,
         mode="partial",
@@ -179,8 +176,40 @@ def _normalise_partial(source_plan, source, frames, resolver, scope) -> SourceDa
         observations=observations,
         mismatches=mismatches,
         resolutions=resolutions,
-        warnings=_drift_warning(parts, rejected, source.name),
+        warnings=_drift_warning(parts, rejected, source.name) + lost,
+        text_counts=texts,
     )
+
+
+def _partial_texts(counted, parts: pd.DataFrame, keep, source) -> tuple:
+    """Return (company_id, field, value, count) of kept keys, and warnings.
+
+    ``counted`` is ``PartialPage.texts``; a key whose values could not be
+    counted (count -1: a value held the packing separator) is reported.
+    """
+    columns = ["company_id", "field", "value", "count"]
+    if counted is None or counted.empty:
+        return pd.DataFrame(columns=columns), ()
+    row = counted[PART_ROW].to_numpy()
+    chosen = counted[keep[row]]
+    lost = chosen["count"] < 0
+    warnings = tuple(
+        f"{source.name}: the {column} values of {int(n)} keys held the packing "
+        "separator and were not counted"
+        for column, n in chosen.loc[lost, "column"].value_counts().items()
+    )
+    chosen = chosen[~lost]
+    company = parts["company_id"].to_numpy()[chosen[PART_ROW].to_numpy()]
+    names = {column: field for field, column in source.field_columns.items()}
+    texts = pd.DataFrame(
+        {
+            "company_id": pd.array(company, dtype="str"),
+            "field": chosen["column"].map(names).to_numpy(),
+            "value": pd.array(chosen["value"].to_numpy(), dtype="str"),
+            "count": chosen["count"].to_numpy(dtype="int64"),
+        }
+    )
+    return texts, warnings
 
 
 def _observed(observations: pd.DataFrame, parts: pd.DataFrame, keep) -> pd.DataFrame:
@@ -324,8 +353,7 @@ def _source_parts(data: SourceData, fields, settings, keys: list) -> tuple:
     if data.mode != "partial":
         data = reduced(data, Reduction(tuple(fields), settings, keys))
         return data.parts, data.text_counts
-    text = [f for f in fields if settings.canonical_fields[f].type != "numeric"]
-    return data.accepted, partials_to_text_counts(data.accepted, text, keys)
+    return data.accepted, data.text_counts
 
 
 def parts_and_texts(plan, settings, datas: dict, keys: list) -> tuple:

@@ -24,11 +24,27 @@ SEPARATOR = "\x1f"
 #: Result column holding each key's packed periods.
 PERIODS = "_periods"
 _SUFFIX = "packed"
+_TEXT_PARTS = ("text_value", "text_count", "texts")
 
 
 def packed_name(column: str) -> str:
     """Return the alias of ``column``'s packed values, e.g. ``revenue__packed``."""
     return f"{column}__{_SUFFIX}"
+
+
+def text_aliases(column: str) -> tuple:
+    """Return the aliases of a text column's per-key value count (``sqlgen``).
+
+    (its smallest value, how many rows hold a value, every row's value packed
+    when the key holds more than one distinct value, else NULL).
+    """
+    return tuple(f"{column}__{part}" for part in _TEXT_PARTS)
+
+
+def text_columns(names) -> list:
+    """Return the text columns whose value counts are among result ``names``."""
+    tail = f"__{_TEXT_PARTS[-1]}"
+    return [n[: -len(tail)] for n in names if n.endswith(tail)]
 
 
 def packed_columns(names) -> dict:

@@ -38,6 +38,7 @@ class PartialPage:
     frame: pd.DataFrame
     observations: pd.DataFrame | None = None
     bad: MappedRows | None = None
+    texts: pd.DataFrame | None = None  # part_row, column, value, count; see map
 
     @classmethod
     def concat(cls, pages: list) -> "PartialPage":
@@ -52,10 +53,16 @@ class PartialPage:
             if p.observations is not None
         ]
         bad = [p.bad for p in pages if p.bad is not None]
+        texts = [
+            p.texts.assign(**{PART_ROW: p.texts[PART_ROW] + offset})
+            for p, offset in zip(pages, offsets)
+            if p.texts is not None
+        ]
         return cls(
             frame,
             _concat_observations(seen) if seen else None,
             MappedRows.concat(bad) if bad else None,
+            pd.concat(texts, ignore_index=True) if texts else None,
         )
 
 
@@ -89,11 +96,21 @@ class PartialMapper(PageJoin):
         return ("partial", self.observed, self.extremes)
 
     def map(self, frame: pd.DataFrame) -> PartialPage:
-        """Return one page with its packed columns finished."""
+        """Return one page with its packed columns finished.
+
+        Text columns' values are counted per key (``PartialPage.texts``).
+        """
+        texts = packed.text_columns(frame.columns)
         columns = packed.packed_columns(frame.columns)
-        if not columns:
+        if not (columns or texts):
             return PartialPage(frame)
         rows = pd.to_numeric(frame[ROWS_ALIAS]).to_numpy(dtype="int64")
+        counted = count_texts(frame, texts, rows) if texts else None
+        frame = frame.drop(
+            columns=[alias for t in texts for alias in packed.text_aliases(t)]
+        )
+        if not columns:
+            return PartialPage(frame, texts=counted)
         values, bad, raw = self._values(frame, columns, rows)
         parts = frame.drop(columns=[packed.PERIODS, *columns.values()])
         for column in columns:
@@ -102,7 +119,7 @@ class PartialMapper(PageJoin):
                 for how, numbers in reduced.items():
                     parts[f"{column}__{how}"] = numbers
         per_row = self._per_row(frame, rows, values, bad, raw)
-        return PartialPage(parts, *per_row)
+        return PartialPage(parts, *per_row, texts=counted)
 
     def _values(self, frame, columns: dict, rows) -> tuple:
         """Return column -> floats per row, and the unparsed values' masks and text."""
@@ -187,3 +204,52 @@ class PartialMapper(PageJoin):
                 pd.Series(taken, index=np.flatnonzero(chosen), dtype="str"),
             )
         return MappedRows(pd.DataFrame(rows_out), masks)
+
+
+def count_texts(frame: pd.DataFrame, columns: list, rows: np.ndarray) -> pd.DataFrame:
+    """Return (part_row, column, value, count) of text ``columns``, values per key.
+
+    A key with one distinct value has it and its count from SQL; a key with
+    several has every row's value packed, with missing values and blanks both
+    empty: the key's missing values (rows less count) are taken off its blanks.
+    A key whose values held the separator gets column's value None, count -1
+    (they could not be counted; see assemble.text_count_warnings).
+    """
+    counted = []
+    for column in columns:
+        single, count, many = packed.text_aliases(column)
+        counts = pd.to_numeric(frame[count]).to_numpy(dtype="int64")
+        several = frame[many].notna().to_numpy()
+        one = np.flatnonzero(~several & (counts > 0))
+        counted.append(
+            pd.DataFrame(
+                {
+                    PART_ROW: one,
+                    "value": frame[single].astype("str").to_numpy()[one],
+                    "count": counts[one],
+                }
+            ).assign(column=column)
+        )
+        if several.any():
+            counted.append(_several(frame[many], rows, counts, several, column))
+    columns_out = [PART_ROW, "column", "value", "count"]
+    return pd.concat(counted, ignore_index=True)[columns_out]
+
+
+def _several(texts, rows: np.ndarray, counts: np.ndarray, several, column):
+    """Count the values of the keys holding several (see ``count_texts``)."""
+    keys = np.flatnonzero(several)
+    flat, wrong = packed.split_values(texts.iloc[keys], rows[keys])
+    values = pd.DataFrame(
+        {PART_ROW: keys[packed.row_owner(rows[keys])], "value": flat.to_pylist()}
+    )
+    found = values.groupby([PART_ROW, "value"], sort=True).size()
+    found = found.rename("count").reset_index()
+    missing = pd.Series(rows - counts, name="missing")
+    blank = found["value"] == ""
+    found.loc[blank, "count"] -= missing.to_numpy()[found.loc[blank, PART_ROW]]
+    found = found[found["count"] > 0]
+    unsure = keys[wrong]
+    found = found[~found[PART_ROW].isin(unsure)]
+    lost = pd.DataFrame({PART_ROW: unsure, "value": None, "count": -1})
+    return pd.concat([found, lost], ignore_index=True).assign(column=column)

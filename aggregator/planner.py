@@ -55,7 +55,7 @@ class SourcePlan:
     pushed: tuple = ()
     residual: tuple = ()
     via_keys: tuple = ()
-    groups: tuple = ()
+    texts: tuple = ()  # text fields of a partial plan: their values are counted
     extremes: tuple = ()
     period_in_sql: bool = False
     companies_in_sql: bool = False
@@ -302,7 +302,7 @@ def _source_plan(
         pushed=pushed,
         residual=residual,
         via_keys=via_keys,
-        groups=tuple(f for f in fields if f not in numeric) if partial else (),
+        texts=tuple(f for f in fields if f not in numeric) if partial else (),
         extremes=tuple(f for f in numeric if len(settings.field_sources(f)) > 1),
         period_in_sql=query.pushdown and bool(query.period_start or query.period_end),
     )
@@ -422,15 +422,15 @@ def _partial_query(plan, observed: tuple):
     """
 
     def build(source, conditions, params) -> SourceQuery:
-        groups = [plan.columns[f] for f in plan.groups]
-        amounts = [plan.columns[f] for f in plan.fields if f not in plan.groups]
+        texts = [plan.columns[f] for f in plan.texts]
+        amounts = [plan.columns[f] for f in plan.fields if f not in plan.texts]
         extremes = tuple(plan.columns[f] for f in plan.extremes)
         if source.text_amounts:
             sums, packs = [], amounts
         else:
             sums, packs = amounts, list(observed)
         sql = sqlgen.select_partial(
-            source, groups, sums, extremes, conditions, tuple(packs)
+            source, texts, sums, extremes, conditions, tuple(packs)
         )
         return SourceQuery(
             source.name,

@@ -127,14 +127,16 @@ def select_rows(source, columns, conditions) -> str:
     return query.order_by(*order, copy=False).sql(dialect=DIALECT)
 
 
-def select_partial(source, groups, sums, extremes, conditions, packs=()) -> str:
+def select_partial(source, texts, sums, extremes, conditions, packs=()) -> str:
     """Return per-key partial aggregates: COUNT(*), SUM/COUNT, MIN/MAX per column.
 
     Columns in ``packs`` also come packed (packed.py): every row's value, with the
     rows' periods, as one text per key; list a column in ``sums`` as well to have
-    SQL sum it too.
+    SQL sum it too. Text columns in ``texts`` come packed too, to be counted
+    per value: grouping by them instead sorted every row (a temporary B-tree),
+    a sixth of P&L's query time at 100k x 12.
     """
-    keys = [column(n) for n in (source.company_column, *groups)]
+    keys = [column(source.company_column)]
     parts = [exp.alias_(exp.Count(this=exp.Star()), ROWS_ALIAS, quoted=True)]
     for name in sums:
         wanted = (
@@ -145,6 +147,8 @@ def select_partial(source, groups, sums, extremes, conditions, packs=()) -> str:
         parts.append(_packed(column(source.period_column), packed.PERIODS, False))
         quoted = not source.text_amounts
         parts += [_packed(column(n), packed.packed_name(n), quoted) for n in packs]
+    for name in texts:
+        parts += _text_values(column(name))
     query = exp.select(*keys, *parts).from_(_table(source), copy=False)
     query = _where(query, conditions).group_by(*(k.copy() for k in keys), copy=False)
     order = (k.copy() for k in keys)
@@ -196,6 +200,24 @@ def _packed(value: exp.Expression, name: str, quoted: bool) -> exp.Expression:
     separator = exp.Literal.string(packed.SEPARATOR)
     joined = exp.GroupConcat(this=text, separator=separator)
     return exp.alias_(joined, name, quoted=True)
+
+
+def _text_values(value: exp.Column) -> list:
+    """Return a text column's value count per key: MIN, COUNT, and when the key
+    holds several values, all of them packed (``packed.text_aliases``)."""
+    single, count, many = packed.text_aliases(value.name)
+    lowest, highest = exp.Min(this=value.copy()), exp.Max(this=value.copy())
+    text = exp.func("IFNULL", value.copy(), exp.Literal.string(""))
+    joined = exp.GroupConcat(this=text, separator=exp.Literal.string(packed.SEPARATOR))
+    several = exp.Case(
+        ifs=[exp.If(this=exp.Is(this=lowest, expression=highest), true=exp.null())],
+        default=joined,
+    )
+    return [
+        exp.alias_(lowest.copy(), single, quoted=True),
+        exp.alias_(exp.Count(this=value.copy()), count, quoted=True),
+        exp.alias_(several, many, quoted=True),
+    ]
 
 
 def _aggregate(name: str, kind: str) -> exp.Expression:

@@ -10,7 +10,6 @@ from aggregator import aggregate
 from aggregator.aggregate import (
     combine,
     find_discrepancies,
-    partials_to_text_counts,
     rows_to_parts,
     rows_to_text_counts,
 )
@@ -120,17 +119,6 @@ def test_the_most_frequent_text_counts_every_source(settings, frame):
     got = combine(parts, texts, ["currency"], settings, KEYS)
     # USD: 2 + 2 rows beat EUR's 3, though no one source has more USD than EUR.
     assert got[["currency", "currency_count"]].values.tolist() == [["USD", 7]]
-
-
-def test_text_counts_from_partials_use_row_counts(frame):
-    parts = frame(
-        "company_id rows currency", ("A", 5, "USD"), ("A", 2, "EUR"), ("A", 1, None)
-    )
-    counts = partials_to_text_counts(parts, ["currency"], KEYS)
-    assert counts.values.tolist() == [
-        ["A", "currency", "EUR", 2],
-        ["A", "currency", "USD", 5],
-    ]
 
 
 def test_inputs_are_never_mutated(settings, frame):

@@ -142,3 +142,26 @@ def test_rows_normalised_with_a_reduction_equal_those_reduced_after(settings):
     )
     pd.testing.assert_frame_equal(at_once.rejected, later.rejected)
     assert at_once.key_rows.sum() == len(later.accepted)
+
+
+def test_partial_text_counts_take_their_key_company_and_report_the_lost(settings):
+    parts = pd.DataFrame({"company_id": pd.array(["ACME", None, "BETA"], dtype="str")})
+    counted = pd.DataFrame(
+        {
+            "part_row": [0, 0, 1, 2],
+            "column": ["currency"] * 4,
+            "value": ["USD", "EUR", "USD", None],
+            "count": [3, 1, 5, -1],
+        }
+    )
+    keep = parts["company_id"].notna().to_numpy()
+    source = settings.sources["pnl"]
+    texts, warnings = assemble._partial_texts(counted, parts, keep, source)
+    assert texts.values.tolist() == [
+        ["ACME", "currency", "USD", 3],
+        ["ACME", "currency", "EUR", 1],
+    ]  # row 1's key was not kept; row 2's values could not be counted
+    assert warnings == (
+        "pnl: the currency values of 1 keys held the packing separator and were "
+        "not counted",
+    )

@@ -187,3 +187,38 @@ def test_a_period_holding_the_separator_is_reported_not_used(settings):
     assert (found["field"], found["count"]) == ("period_end", 1)
     assert found["examples"] == ["2024" + SEP + "Q3"]
     assert page.frame["net_income__sum"].tolist() == [3.0, 3.0]
+
+
+def test_text_values_are_counted_per_key_like_rows(settings):
+    """One value, several, blanks beside NULLs, all NULL: as counting each row."""
+    source = settings.sources["pnl"]
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE income_statement (company_id TEXT, currency TEXT)")
+    rows = [
+        *[("A", "USD")] * 3,
+        *[("B", "USD"), ("B", "EUR"), ("B", "EUR"), ("B", ""), ("B", None)],
+        *[("C", None)] * 2,
+        *[("D", ""), ("D", None)],
+        *[("E", "GBP"), ("E", None), ("E", "GBP")],
+        *[("F", f"U{SEP}SD"), ("F", "EUR")],  # a value holding the separator
+    ]
+    db.executemany("INSERT INTO income_statement VALUES (?, ?)", rows)
+    sql = sqlgen.select_partial(source, ["currency"], [], (), [])
+    cursor = db.execute(sql)
+    frame = pd.DataFrame(cursor.fetchall(), columns=[d[0] for d in cursor.description])
+    page = PartialMapper(source).map(frame)
+    assert list(page.frame.columns) == ["company_id", "_rows"]  # texts moved out
+    keys = page.frame["company_id"].to_numpy()
+    got = {
+        (keys[r.part_row], r.value): r.count
+        for r in page.texts.itertuples()
+        if r.count > 0
+    }
+    expected = pd.Series(
+        [v for k, v in rows if v is not None and k != "F"],
+        index=[k for k, v in rows if v is not None and k != "F"],
+    )
+    counted = expected.groupby([expected.index, expected.to_numpy()]).size()
+    assert got == counted.to_dict()
+    lost = page.texts[page.texts["count"] < 0]
+    assert keys[lost[PART_ROW]].tolist() == ["F"] and lost["value"].isna().all()

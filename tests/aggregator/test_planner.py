@@ -72,16 +72,20 @@ def test_each_operator_is_pushed_with_bound_parameters(
 def test_partial_aggregation_sql_for_group_by_company(settings):
     result = plan(settings, {"fields": ["revenue", "net_income", "currency"]})
     assert result.queries["pnl"].sql == (
-        'SELECT "company_id", "currency", COUNT(*) AS "_rows", '
+        'SELECT "company_id", COUNT(*) AS "_rows", '
         'SUM("revenue") AS "revenue__sum", COUNT("revenue") AS "revenue__count", '
         'SUM("net_income") AS "net_income__sum", '
         'COUNT("net_income") AS "net_income__count", '
         'MIN("net_income") AS "net_income__min", '
         'MAX("net_income") AS "net_income__max", '
         "GROUP_CONCAT(COALESCE(\"period_end\", ''), '\x1f') AS \"_periods\", "
-        'GROUP_CONCAT(QUOTE("net_income"), \'\x1f\') AS "net_income__packed" '
-        'FROM "income_statement" GROUP BY "company_id", "currency" '
-        'ORDER BY "company_id", "currency"'
+        'GROUP_CONCAT(QUOTE("net_income"), \'\x1f\') AS "net_income__packed", '
+        'MIN("currency") AS "currency__text_value", '
+        'COUNT("currency") AS "currency__text_count", '
+        'CASE WHEN MIN("currency") IS MAX("currency") THEN NULL '
+        "ELSE GROUP_CONCAT(COALESCE(\"currency\", ''), '\x1f') END "
+        'AS "currency__texts" '
+        'FROM "income_statement" GROUP BY "company_id" ORDER BY "company_id"'
     )
     # net_income is also in cash_flow: its per-period values come packed, for
     # the discrepancy check, in the same query (no second scan of the table).
