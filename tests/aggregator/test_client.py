@@ -1,6 +1,8 @@
 """SourceClient against real statement services: pages, transports, failures."""
 
 import math
+import socket
+import threading
 import sqlite3
 import time
 from contextlib import closing
@@ -177,3 +179,26 @@ def test_pagination_starts_over_when_the_data_changes(
     assert "data changed while paging; starting over" in caplog.text
     assert len(result.frame) == len(before) + 1
     assert_same_rows(result.frame, reference(db, ROWS_SQL))
+
+
+def test_a_page_broken_off_midway_is_an_error_not_fewer_rows(client_for):
+    """The body stops short of its Content-Length: an upstream error."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def answer_short():
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.apache.arrow"
+                b".stream\r\nContent-Length: 1000\r\n\r\n" + b"\xff" * 100
+            )
+
+    server = threading.Thread(target=answer_short, daemon=True)
+    server.start()
+    client = client_for(f"http://127.0.0.1:{port}")
+    with pytest.raises(UpstreamError, match="broke off"):
+        client.run_query(ROWS_SQL)
+    server.join(timeout=5)
+    listener.close()
