@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.companies import MIN_SCORE, CompanyRegistry, Resolution
+from aggregator.companies import (
+    MIN_SCORE,
+    TYPO_SCAN_MAX,
+    CompanyRegistry,
+    Resolution,
+)
 from data_sources.errors import ConfigError
 
 DATA_SOURCES = Path(__file__).resolve().parents[2] / "data_sources"
@@ -126,6 +131,18 @@ def test_generic_word_only_match_rejected(registry):
     assert (resolution.company_id, resolution.candidates) == (None, ())
 
 
+def test_id_typos_resolve_alike_when_many_ids_share_their_digits():
+    ids = ["ACME0001", "ACMA0001", "NORT0002"]
+    crowd = [f"Q{a}{b}{c}0001" for a in "QRSTUV" for b in "WXYZ" for c in "QRSTUV"]
+    assert len(crowd) > TYPO_SCAN_MAX  # the 0001 group gets a deletion index
+    small = CompanyRegistry.from_ids(ids)
+    crowded = CompanyRegistry.from_ids(ids + crowd)
+    for key in ["ACNE0001", "ACEM0001", "ACM0001", "ACMEE0001", "ACMX0001", "ACME0002"]:
+        assert crowded.resolve(key) == small.resolve(key), key
+    assert crowded.resolve("acem-0001").company_id == "ACME0001"
+    assert set(crowded.resolve("ACMX0001").candidates) == {"ACME0001", "ACMA0001"}
+
+
 def test_alias_shared_by_two_companies_is_rejected_and_logged(caplog):
     records = [
         {"id": "ACME0001", "name": "Acme Robotics Inc", "aliases": ["Acme"]},
@@ -207,6 +224,7 @@ def test_registry_container_protocol(registry):
     assert ["unhashable"] not in registry
     assert registry.ids[0] == "ACME0001"
     copy = registry.record("ACME0001")
+    assert list(copy) == ["id", "name", "ticker", "aliases"]
     copy["aliases"].append("changed")
     assert registry.record("ACME0001")["aliases"] == ["Acme Automation Inc"]
     with pytest.raises(KeyError):
