@@ -274,7 +274,7 @@ class SourceClient:
     def _read_page(self, response: requests.Response, on_page=None) -> _Page:
         content_type = response.headers.get("Content-Type", "")
         if content_type.startswith(ARROW_MIME):
-            page = _arrow_page(response)
+            page = _arrow_page(response, self.timeout[1])
         elif content_type.startswith(JSON_MIME):
             page = _json_page(response)
         else:
@@ -284,9 +284,11 @@ class SourceClient:
         return replace(page, table=on_page.map(_to_frame([page.table])))
 
 
-def _arrow_page(response: requests.Response) -> _Page:
+def _arrow_page(response: requests.Response, read_timeout) -> _Page:
     try:
         body = response.raw.read(decode_content=True)
+    except urllib3.exceptions.ReadTimeoutError:
+        raise SourceUnavailableError(f"no answer within {read_timeout}s") from None
     except (urllib3.exceptions.HTTPError, OSError):
         raise UpstreamError("source broke off while sending a page") from None
     try:

@@ -181,8 +181,17 @@ def test_pagination_starts_over_when_the_data_changes(
     assert_same_rows(result.frame, reference(db, ROWS_SQL))
 
 
-def test_a_page_broken_off_midway_is_an_error_not_fewer_rows(client_for):
-    """The body stops short of its Content-Length: an upstream error."""
+@pytest.mark.parametrize(
+    "stall, error, message",
+    [
+        (0.0, UpstreamError, "source broke off while sending a page"),
+        (1.0, SourceUnavailableError, "no answer within 0.3s"),
+    ],
+    ids=["closed", "stalled"],
+)
+def test_a_page_cut_short_is_an_error_not_fewer_rows(client_for, stall, error, message):
+    """The body stops short of its Content-Length: the connection closes, or the
+    source stops sending past the read timeout."""
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
 
@@ -194,11 +203,13 @@ def test_a_page_broken_off_midway_is_an_error_not_fewer_rows(client_for):
                 b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.apache.arrow"
                 b".stream\r\nContent-Length: 1000\r\n\r\n" + b"\xff" * 100
             )
+            time.sleep(stall)
 
     server = threading.Thread(target=answer_short, daemon=True)
     server.start()
-    client = client_for(f"http://127.0.0.1:{port}")
-    with pytest.raises(UpstreamError, match="broke off"):
+    client = client_for(f"http://127.0.0.1:{port}", source={"read_timeout": 0.3})
+    with pytest.raises(error) as caught:
         client.run_query(ROWS_SQL)
+    assert caught.value.message == message
     server.join(timeout=5)
     listener.close()
