@@ -316,8 +316,7 @@ def _disagreements(frames: dict, coded: dict, coder, name: str, tolerance) -> li
             means.append(np.bincount(slot, value, width)[shared] / taken)
     del slots, values, counts
     hits = _differing(means, tolerance)
-    codes = shared[hits] if pairs is None else pairs[shared[hits]]
-    keys = coder.decode(codes)
+    keys = coder.decode(shared[hits] if pairs is None else pairs[shared[hits]])
     return [
         {
             "company_id": keys["company_id"][n],

@@ -57,7 +57,7 @@ def write_outputs(result, out_dir, now: datetime, formats=("csv",)) -> dict:
             }
             report = result.report()
             files = {kind: future.result() for kind, future in written.items()}
-        _write(paths["manifest"], [_json_bytes(_manifest(report, result, files))])
+        _write(paths["manifest"], [_json_bytes(_manifest(result, report, files))])
     except BaseException:
         _release(paths.values())
         raise
@@ -189,14 +189,17 @@ def _render(kind: str, result) -> list:
     return [_json_bytes(body)]
 
 
-def _manifest(report: dict, result, files: dict) -> dict:
-    manifest = report  # result.report(): orjson writes NaN as null, NumPy as numbers
-    manifest["files"] = files
-    manifest["row_counts"] = {
+def _manifest(result, report: dict, files: dict) -> dict:
+    """Return ``report`` (``result.report()``) with the files and row counts.
+
+    orjson writes its NaN as null and its NumPy numbers as numbers.
+    """
+    report["files"] = files
+    report["row_counts"] = {
         "rows": int(len(result.rows)),
         "rejected": int(len(result.rejected)),
     }
-    return manifest
+    return report
 
 
 def _json_bytes(body: dict) -> bytes:

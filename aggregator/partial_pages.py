@@ -212,8 +212,8 @@ def count_texts(frame: pd.DataFrame, columns: list, rows: np.ndarray) -> pd.Data
     A key with one distinct value has it and its count from SQL; a key with
     several has every row's value packed, with missing values and blanks both
     empty: the key's missing values (rows less count) are taken off its blanks.
-    A key whose values held the separator gets column's value None, count -1
-    (they could not be counted; see assemble.text_count_warnings).
+    A key whose values held the separator gets value None, count -1: they could
+    not be counted (``assemble._partial_texts`` reports them).
     """
     counted = []
     for column in columns:
@@ -245,9 +245,9 @@ def _several(texts, rows: np.ndarray, counts: np.ndarray, several, column):
     )
     found = values.groupby([PART_ROW, "value"], sort=True).size()
     found = found.rename("count").reset_index()
-    missing = pd.Series(rows - counts, name="missing")
+    missing = rows - counts  # per key: rows without a value, packed as blanks
     blank = found["value"] == ""
-    found.loc[blank, "count"] -= missing.to_numpy()[found.loc[blank, PART_ROW]]
+    found.loc[blank, "count"] -= missing[found.loc[blank, PART_ROW]]
     found = found[found["count"] > 0]
     unsure = keys[wrong]
     found = found[~found[PART_ROW].isin(unsure)]

@@ -132,9 +132,9 @@ def select_partial(source, texts, sums, extremes, conditions, packs=()) -> str:
 
     Columns in ``packs`` also come packed (packed.py): every row's value, with the
     rows' periods, as one text per key; list a column in ``sums`` as well to have
-    SQL sum it too. Text columns in ``texts`` come packed too, to be counted
-    per value: grouping by them instead sorted every row (a temporary B-tree),
-    a sixth of P&L's query time at 100k x 12.
+    SQL sum it too. Text columns in ``texts`` come as a value count per key
+    (``_text_values``): grouping by them instead sorted every row (a temporary
+    B-tree), a sixth of P&L's query time at 100k x 12.
     """
     keys = [column(source.company_column)]
     parts = [exp.alias_(exp.Count(this=exp.Star()), ROWS_ALIAS, quoted=True)]
@@ -188,6 +188,11 @@ def select_distinct_keys(source) -> str:
 
 
 def _packed(value: exp.Expression, name: str, quoted: bool) -> exp.Expression:
+    """Return ``_joined(value, quoted)`` under the alias ``name``."""
+    return exp.alias_(_joined(value, quoted), name, quoted=True)
+
+
+def _joined(value: exp.Expression, quoted: bool) -> exp.Expression:
     """Return GROUP_CONCAT of QUOTE(value), or of IFNULL(value, ''), by the separator.
 
     The separator is a literal: as ``CHAR(31)`` it was a function call per row
@@ -197,9 +202,7 @@ def _packed(value: exp.Expression, name: str, quoted: bool) -> exp.Expression:
         text = exp.Anonymous(this="QUOTE", expressions=[value])
     else:
         text = exp.func("IFNULL", value, exp.Literal.string(""))
-    separator = exp.Literal.string(packed.SEPARATOR)
-    joined = exp.GroupConcat(this=text, separator=separator)
-    return exp.alias_(joined, name, quoted=True)
+    return exp.GroupConcat(this=text, separator=exp.Literal.string(packed.SEPARATOR))
 
 
 def _text_values(value: exp.Column) -> list:
@@ -207,11 +210,9 @@ def _text_values(value: exp.Column) -> list:
     holds several values, all of them packed (``packed.text_aliases``)."""
     single, count, many = packed.text_aliases(value.name)
     lowest, highest = exp.Min(this=value.copy()), exp.Max(this=value.copy())
-    text = exp.func("IFNULL", value.copy(), exp.Literal.string(""))
-    joined = exp.GroupConcat(this=text, separator=exp.Literal.string(packed.SEPARATOR))
     several = exp.Case(
         ifs=[exp.If(this=exp.Is(this=lowest, expression=highest), true=exp.null())],
-        default=joined,
+        default=_joined(value.copy(), False),
     )
     return [
         exp.alias_(lowest.copy(), single, quoted=True),
