@@ -150,27 +150,40 @@ class KeyCoder:
 
 
 def _reduce_part(part: pd.DataFrame) -> pd.DataFrame:
-    """Return one source's parts merged per key: sums and counts add, min, max."""
-    by_kind = {kind: [] for kind in SUFFIXES}
-    for column in part.columns:
-        kind = column.rpartition("__")[2]
-        if kind in by_kind:
-            by_kind[kind].append(column)
-    columns = [column for group in by_kind.values() for column in group]
-    if not columns:
-        return pd.DataFrame(index=pd.Index(np.unique(part[CODE]), name=CODE))
-    values = part[[CODE, *columns]].astype({column: "float64" for column in columns})
-    if not values[CODE].duplicated().any():
-        return values.set_index(CODE)  # one part per key already: nothing to merge
-    grouped = values.groupby(CODE, sort=False)
-    reduced = [
-        # min_count=1: a key whose values are all missing keeps a missing sum.
-        grouped[by_kind["sum"]].sum(min_count=1),
-        grouped[by_kind["count"]].sum(),
-        grouped[by_kind["min"]].min(),
-        grouped[by_kind["max"]].max(),
-    ]
-    return pd.concat([r for r in reduced if r.shape[1]], axis=1)
+    """Return one source's parts merged per key: sums and counts add, min, max.
+
+    In NumPy, column by column over the keys' positions (``bincount``,
+    ``fmin.at``): a pandas groupby did the same with a fixed cost per call that
+    was most of a small run's combine (measured per source at 1,000 x 8: 11 ->
+    2 ms; at 100,000 x 12 about the same).
+    """
+    kinds = {column: column.rpartition("__")[2] for column in part.columns}
+    columns = [column for column, kind in kinds.items() if kind in SUFFIXES]
+    keys, slots = np.unique(part[CODE].to_numpy(), return_inverse=True)
+    merged = {
+        column: _reduce_slots(
+            part[column].to_numpy(dtype="float64"), slots, len(keys), kinds[column]
+        )
+        for column in columns
+    }
+    return pd.DataFrame(merged, index=pd.Index(keys, name=CODE))
+
+
+def _reduce_slots(values: np.ndarray, slots: np.ndarray, size: int, kind: str):
+    """Return ``values`` reduced per slot (``slots`` gives each value's).
+
+    Missing values are skipped, as SQL's aggregates skip NULLs: a slot with no
+    value keeps a missing sum, min and max (a count of 0 stays 0).
+    """
+    if kind in ("min", "max"):
+        reduced = np.full(size, np.nan)
+        (np.fmin if kind == "min" else np.fmax).at(reduced, slots, values)
+        return reduced
+    present = ~np.isnan(values)
+    totals = np.bincount(slots, np.where(present, values, 0.0), size)
+    if kind == "sum":
+        totals[np.bincount(slots, present, size) == 0] = np.nan
+    return totals
 
 
 def dense_limit(rows: int) -> int:

@@ -60,6 +60,34 @@ def test_partials_merge_exactly_like_rows(settings, frame):
     assert np.isnan(from_rows["net_income"].tolist()[1])  # missing is not zero
 
 
+def test_many_parts_per_key_merge_like_a_groupby_of_the_rows(settings):
+    # Random rows cut into several parts per key (as messy raw keys and key ranges
+    # leave them), against pandas over the rows themselves.
+    rng = np.random.default_rng(11)
+    rows = pd.DataFrame(
+        {
+            "company_id": pd.array(
+                [f"C{k:03d}" for k in rng.integers(0, 300, 4000)], dtype="str"
+            ),
+            "net_income": rng.normal(0, 50, 4000),
+        }
+    )
+    rows.loc[rng.random(4000) < 0.2, "net_income"] = np.nan
+    rows.loc[rows["company_id"] == "C007", "net_income"] = np.nan  # none at all
+    cuts = rng.integers(0, 5, len(rows))
+    cut = [rows_to_parts(rows[cuts == c], ["net_income"], KEYS) for c in range(5)]
+    one_source = pd.concat(cut, ignore_index=True)  # several parts per key
+    got = combine([one_source], [], ["net_income"], settings, KEYS)
+    got = got.set_index("company_id")
+    grouped = rows.groupby("company_id")["net_income"]
+    assert got.index.tolist() == sorted(grouped.groups)
+    np.testing.assert_allclose(got["net_income"], grouped.mean(), rtol=1e-12)
+    assert got["net_income_count"].tolist() == grouped.count().tolist()
+    assert got["net_income_min"].equals(grouped.min().rename("net_income_min"))
+    assert got["net_income_max"].equals(grouped.max().rename("net_income_max"))
+    assert np.isnan(got.loc["C007", "net_income"])  # missing, never zero
+
+
 def test_single_source_fields_have_no_min_max(settings, frame):
     rows = frame("company_id revenue", ("A", 1.0))
     got = combine(
