@@ -27,6 +27,7 @@ def create_app(statement=None, test_config=None) -> Flask:
     init_rate_limit(app, settings["RATE_LIMIT"])
     app.register_blueprint(api.bp)
     output_formats.warm_up()  # else each worker's first Arrow page pays the imports
+    app.extensions[EXTENSION].warm_up()
     return app
 
 

@@ -1,10 +1,14 @@
 """What one statement service serves: spec, database, SQL guard, schema, page SQL."""
 
+import logging
 from dataclasses import dataclass
 
 from data_sources.db import Database, inspect_table
+from data_sources.errors import FinSyncError
 from data_sources.sql_guard import SqlGuard
 from data_sources.statements import StatementSpec, get_statement
+
+log = logging.getLogger(__name__)
 
 #: Key of the Source in ``app.extensions``.
 EXTENSION = "finsync_source"
@@ -49,6 +53,25 @@ class Source:
             page_size=settings["PAGE_SIZE"],
             max_page_size=settings["MAX_PAGE_SIZE"],
         )
+
+    def warm_up(self) -> None:
+        """Take one query through the SQL guard and the database now, at start.
+
+        Else a worker's first ``/query`` paid sqlglot's lazy imports and its
+        first SQLite connection: measured on a fresh service, 50 instead of
+        21 ms for a partial query at 1,000 x 8. The count is kept for
+        ``/health``. A count that fails here (an I/O error, say) is only
+        logged: the worker still starts and the first request tries again.
+        """
+        table = self.spec.table
+        self.guard.check(
+            f"SELECT COUNT(*) AS n, GROUP_CONCAT(COALESCE(rowid, ''), ',') AS r "
+            f'FROM "{table}" WHERE rowid >= :low GROUP BY rowid ORDER BY rowid LIMIT 1'
+        )
+        try:
+            self.db.count_rows(self.db.version())
+        except FinSyncError as exc:
+            log.warning("warm-up count of %s failed: %s", table, exc)
 
 
 def _keyset_sql(spec: StatementSpec, names: list) -> tuple:

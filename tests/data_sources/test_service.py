@@ -13,6 +13,7 @@ import requests
 from data_sources.errors import ConfigError
 from data_sources.load import load_rows
 from data_sources.service import create_app
+from data_sources.source import EXTENSION
 from data_sources.statements import STATEMENTS
 
 TEST_DATA = Path(__file__).parents[1] / "data"
@@ -32,6 +33,18 @@ def test_create_app_fails_fast_without_the_table(tmp_path):
     sqlite3.connect(path).close()
     with pytest.raises(ConfigError, match="has no table 'income_statement'"):
         create_app("pnl", {"DB_PATH": str(path)})
+
+
+def test_a_new_app_has_checked_a_query_and_opened_a_connection(tiny_dbs):
+    app = create_app("pnl", {"DB_PATH": str(tiny_dbs["pnl"])})
+    source = app.extensions[EXTENSION]
+    assert source.guard._verdict.cache_info().currsize == 1  # sqlglot ran
+    assert len(source.db._idle) == 1  # a connection waits in the pool
+    rows = sqlite3.connect(tiny_dbs["pnl"]).execute(
+        "SELECT COUNT(*) FROM income_statement"
+    )
+    body = app.test_client().get("/health").get_json()
+    assert body["rows"] == rows.fetchone()[0]
 
 
 def test_statement_comes_from_the_environment(monkeypatch, tiny_dbs):
