@@ -172,11 +172,16 @@ class CompanyRegistry:
         if not isinstance(raw, str):
             return REJECTED_INPUT
         resolution = self._memo.get(raw)
-        if resolution is None:
-            resolution = self._resolve_uncached(raw)
-            if len(self._memo) >= MEMO_SIZE:
-                self._memo.clear()
-            self._memo[raw] = resolution
+        return self._resolve_new(raw) if resolution is None else resolution
+
+    def _resolve_new(self, raw) -> Resolution:
+        """Resolve a key the memo does not hold, and remember it."""
+        if not isinstance(raw, str):
+            return REJECTED_INPUT
+        resolution = self._resolve_uncached(raw)
+        if len(self._memo) >= MEMO_SIZE:
+            self._memo.clear()
+        self._memo[raw] = resolution
         return resolution
 
     def forget_resolutions(self) -> None:
@@ -186,12 +191,11 @@ class CompanyRegistry:
     def resolve_many(self, raws: Iterable[str]) -> dict[str, Resolution]:
         """Resolve each distinct raw key once; unhashable values are skipped."""
         resolved: dict = {}
-        memo, resolve = self._memo, self.resolve
+        memo, resolve = self._memo, self._resolve_new
         for raw in raws:
+            # Keys seen before (most, at scale) skip the call: one dict lookup. A
+            # key listed twice is resolved once: ``resolve`` remembers it.
             try:
-                if raw in resolved:
-                    continue
-                # Keys seen before (most, at scale) skip the call: one dict lookup.
                 known = memo.get(raw)
             except TypeError:
                 log.warning("Skipped an unhashable company key of type %s", type(raw))
