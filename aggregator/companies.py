@@ -194,7 +194,7 @@ class CompanyRegistry:
         memo, resolve = self._memo, self._resolve_new
         for raw in raws:
             # Keys seen before (most, at scale) skip the call: one dict lookup. A
-            # key listed twice is resolved once: ``resolve`` remembers it.
+            # key listed twice is resolved once: ``_resolve_new`` remembers it.
             try:
                 known = memo.get(raw)
             except TypeError:
